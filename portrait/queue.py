@@ -1,0 +1,24 @@
+"""Putting jobs on the two queues: ``train`` and ``render``, each with its own workers, so a
+render never waits behind a training job."""
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from .models import Job
+
+TASKS = {
+    Job.Kind.TRAIN: "portrait.tasks.train_clone",
+    Job.Kind.RENDER: "portrait.tasks.render_portraits",
+}
+
+
+def enqueue(job):
+    """Queue ``job`` once the current transaction commits (never a job for a rolled-back row)."""
+
+    def send():
+        task_id = async_task(
+            TASKS[job.kind], str(job.pk), cluster=job.kind, task_name=f"{job.kind}-{job.pk}"
+        )
+        Job.objects.filter(pk=job.pk, task_id="").update(task_id=task_id or "")
+
+    transaction.on_commit(send)

@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from .models import Clone, Job, Output, Photo
+
+
+class PhotoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class UploadVerdictSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+    number = serializers.IntegerField(allow_null=True)
+    reasons = ReasonSerializer(many=True)
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Photo
+        fields = ["id", "number", "width", "height", "created_at"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    queue_position = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "step", "total_steps", "loss", "queue_position",
+                  "error_code", "error_message", "queued_at", "started_at", "finished_at"]
+
+    def get_queue_position(self, job) -> int:
+        return job.queue_position()
+
+
+class CloneSerializer(serializers.ModelSerializer):
+    job = JobSerializer()
+
+    class Meta:
+        model = Clone
+        fields = ["id", "status", "base_model", "photo_count", "steps", "seconds",
+                  "final_loss", "created_at", "finished_at", "job"]
+
+
+class RenderRequestSerializer(serializers.Serializer):
+    style = serializers.SlugField()
+    options = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class RenderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    style = serializers.CharField()
+    options = serializers.DictField()
+    job = JobSerializer()
+
+
+class OutputSerializer(serializers.ModelSerializer):
+    style = serializers.CharField(source="render.style")
+    render = serializers.UUIDField(source="render_id")
+
+    class Meta:
+        model = Output
+        fields = ["id", "render", "style", "rank", "mime", "width", "height", "seed",
+                  "likeness_distance", "face_found", "created_at"]
+
+
+class StyleSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    id_photo = serializers.DictField(allow_null=True)

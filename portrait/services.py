@@ -1,0 +1,276 @@
+"""The person's flow as service functions: the web views, the API and ``sitter_demo`` all call
+these, so every path makes the same checks, stores the same records and logs the same events.
+"""
+
+import functools
+import secrets
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from audit.log import record as audit
+from audit.models import Action
+from consent.gate import require
+from consent.models import Purpose
+
+from . import vault
+from .base_model import base_model_name
+from .engine import faces, images
+from .engine.idphoto import BACKGROUNDS, ID_SPECS
+from .engine.styles import load_styles
+from .errors import Refused
+from .models import Clone, Job, Photo, Render, Subject
+from .queue import enqueue
+from .reasons import as_dicts, describe
+from .vault import Kind
+
+BUILTIN_STYLES_DIR = Path(__file__).resolve().parent / "engine" / "styles"
+
+
+@functools.cache
+def styles():
+    """Built-in styles, then the operator's (``SITTER_STYLES_DIR``) added or overriding."""
+    dirs = [BUILTIN_STYLES_DIR]
+    if settings.SITTER_STYLES_DIR:
+        dirs.append(Path(settings.SITTER_STYLES_DIR))
+    return load_styles(*dirs)
+
+
+def style_summary(style):
+    """What the person sees of a style, in the active language."""
+    language = get_language()
+    return {
+        "slug": style.slug,
+        "name": style.name_for(language),
+        "description": style.description_for(language),
+        "width": style.width,
+        "height": style.height,
+        "id_photo": dict(style.id_photo) if style.id_photo else None,
+    }
+
+
+def subject_for(user):
+    subject, _created = Subject.objects.get_or_create(user=user)
+    return subject
+
+
+def face_thresholds():
+    """The engine's face thresholds, with any the operator set (``SITTER_FACE_THRESHOLDS``)."""
+    return faces.FaceThresholds(**settings.SITTER_FACE_THRESHOLDS)
+
+
+def _load_checked_image(upload):
+    """The upload as a clean RGB image, or ImageRejected saying why not."""
+    limit = settings.SITTER_MAX_UPLOAD_BYTES
+    if getattr(upload, "too_large", False) or (upload.size or 0) > limit:
+        raise images.ImageRejected(
+            images.Reason("too_large", {"bytes": upload.size, "max_bytes": limit}))
+    upload.seek(0)
+    return images.load_upload(
+        upload.read(limit + 1),
+        max_bytes=limit,
+        max_pixels=settings.SITTER_MAX_UPLOAD_PIXELS,
+    )
+
+
+# --- verification selfie ---
+
+def record_selfie(user, upload, *, method):
+    """Check and store (encrypted) the descriptor of the verification selfie.
+
+    Only the descriptor is kept; the selfie image itself is discarded after analysis.
+    """
+    require(user, Purpose.BIOMETRIC)
+    try:
+        image = _load_checked_image(upload)
+    except images.ImageRejected as rejected:
+        reasons = as_dicts([rejected.reason])
+        raise Refused("selfie_rejected", reasons[0]["message"], status=422,
+                      reasons=reasons) from None
+    analysis = faces.analyse_photo(image, face_thresholds())
+    if not analysis.accepted:
+        reasons = as_dicts(analysis.reasons)
+        raise Refused("selfie_rejected", reasons[0]["message"], status=422, reasons=reasons)
+    subject = subject_for(user)
+    old_blob = subject.selfie_blob
+    subject.selfie_blob = vault.put(subject, Kind.SELFIE, subject.pk,
+                                    analysis.signature.to_bytes())
+    with transaction.atomic():
+        subject.save(update_fields=["selfie_blob"])
+        audit(Action.SELFIE_RECORDED, actor=user, obj=subject, details={"method": method})
+    if old_blob:
+        vault.destroy(old_blob)
+    return subject
+
+
+# --- uploads ---
+
+@dataclass
+class UploadVerdict:
+    accepted: bool
+    reasons: list = field(default_factory=list)
+    photo: Photo | None = None
+
+    @property
+    def number(self):
+        return self.photo.number if self.photo else None
+
+    def as_dict(self):
+        return {"accepted": self.accepted, "number": self.number, "reasons": self.reasons}
+
+
+def upload_photo(user, upload, *, method):
+    """Check one uploaded photo and, if it passes, store it encrypted.
+
+    A refused photo leaves nothing behind but an audit event with the reason codes.
+    """
+    require(user, Purpose.BIOMETRIC)
+    subject = subject_for(user)
+    if not subject.selfie_blob:
+        raise Refused("no_selfie", describe("no_selfie"), status=409)
+    if subject.photos.count() >= settings.SITTER_MAX_PHOTOS:
+        raise Refused("too_many_photos",
+                      describe("too_many_photos", {"limit": settings.SITTER_MAX_PHOTOS}),
+                      status=409)
+    thresholds = face_thresholds()
+    analysis = None
+    try:
+        image = _load_checked_image(upload)
+    except images.ImageRejected as rejected:
+        reasons = [rejected.reason]
+    else:
+        analysis = faces.analyse_photo(image, thresholds)
+        reasons = list(analysis.reasons)
+        if analysis.accepted:
+            reasons += _set_reasons(subject, analysis, thresholds)
+    if reasons:
+        audit(Action.PHOTO_REJECTED, actor=user, obj=subject,
+              details={"reasons": [r.code for r in reasons], "method": method})
+        return UploadVerdict(accepted=False, reasons=as_dicts(reasons))
+    return UploadVerdict(accepted=True, photo=_store_photo(user, subject, image, analysis, method))
+
+
+def _set_reasons(subject, analysis, thresholds):
+    """Reasons against this photo given the person's selfie and earlier photos."""
+    reasons = []
+    selfie = faces.FaceSignature.from_bytes(vault.read(subject.selfie_blob))
+    if faces.compare(selfie.descriptor, analysis.descriptor) > thresholds.selfie_match_distance:
+        reasons.append(images.Reason("selfie_mismatch"))
+    for photo in subject.photos.all():
+        earlier = faces.FaceSignature.from_bytes(vault.read(photo.signature_blob))
+        if earlier.is_near_duplicate(analysis.signature, thresholds):
+            reasons.append(images.Reason("near_duplicate", {"of": photo.number}))
+            break
+    return reasons
+
+
+def _store_photo(user, subject, image, analysis, method):
+    photo_id = uuid.uuid4()
+    blob = vault.put(subject, Kind.PHOTO, photo_id, images.encode_clean(image, "JPEG"))
+    signature_blob = vault.put(subject, Kind.SIGNATURE, photo_id, analysis.signature.to_bytes())
+    try:
+        with transaction.atomic():
+            locked = Subject.objects.select_for_update().get(pk=subject.pk)
+            last = locked.photos.order_by("-number").values_list("number", flat=True).first()
+            photo = Photo.objects.create(
+                id=photo_id, subject=locked, number=(last or 0) + 1, blob=blob,
+                signature_blob=signature_blob, width=image.width, height=image.height,
+                quality={k: round(v, 3) for k, v in asdict(analysis.quality).items()},
+            )
+            audit(Action.PHOTO_ACCEPTED, actor=user, obj=photo,
+                  details={"number": photo.number, "method": method})
+    except BaseException:
+        vault.destroy(blob)
+        vault.destroy(signature_blob)
+        raise
+    return photo
+
+
+# --- clone ---
+
+def start_clone(user):
+    """Queue the training of the person's clone from their uploaded photos."""
+    require(user, Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+    subject = subject_for(user)
+    with transaction.atomic():
+        Subject.objects.select_for_update().get(pk=subject.pk)
+        running = subject.clones.filter(job__status__in=Job.ACTIVE).first()
+        if running is not None:
+            return running
+        count = subject.photos.count()
+        if count < settings.SITTER_MIN_PHOTOS:
+            raise Refused(
+                "not_enough_photos",
+                _("Upload at least %(min)s accepted photos first; you have %(count)s.")
+                % {"min": settings.SITTER_MIN_PHOTOS, "count": count},
+                status=409,
+            )
+        job = Job.objects.create(subject=subject, kind=Job.Kind.TRAIN)
+        clone = Clone.objects.create(
+            subject=subject, job=job, base_model=base_model_name(), photo_count=count
+        )
+        audit(Action.CLONE_QUEUED, actor=user, obj=clone, details={"photos": count})
+        enqueue(job)
+    return clone
+
+
+# --- renders ---
+
+def _render_options(style, options):
+    options = dict(options or {})
+    if style.id_photo is None:
+        if options:
+            raise Refused("bad_options", _("This style takes no options."))
+        return {}
+    spec = options.pop("spec", style.id_photo.get("spec"))
+    background = options.pop("background", style.id_photo.get("background"))
+    if options:
+        raise Refused("bad_options", _("Unknown options: %(names)s.")
+                      % {"names": ", ".join(sorted(map(str, options)))})
+    if spec not in ID_SPECS:
+        raise Refused("bad_options", _("Unknown ID photo size “%(spec)s”.") % {"spec": spec})
+    if background not in BACKGROUNDS:
+        raise Refused("bad_options",
+                      _("Unknown background colour “%(bg)s”.") % {"bg": background})
+    return {"spec": spec, "background": background}
+
+
+def request_render(user, style_slug, options=None):
+    """Queue portraits of the person in one style, with their ready clone."""
+    require(user, Purpose.RENDER, Purpose.KEEP_CLONE)
+    subject = subject_for(user)
+    style = styles().get(style_slug)
+    if style is None:
+        raise Refused("unknown_style",
+                      _("There is no style called “%(style)s”.") % {"style": style_slug},
+                      status=404)
+    options = _render_options(style, options)
+    clone = subject.current_clone()
+    if clone is None:
+        raise Refused("no_clone", _("Your clone is not ready yet."), status=409)
+    with transaction.atomic():
+        job = Job.objects.create(subject=subject, kind=Job.Kind.RENDER)
+        render = Render.objects.create(
+            subject=subject, clone=clone, job=job, style=style.slug, options=options,
+            seed=secrets.randbelow(2**31),
+        )
+        audit(Action.RENDER_QUEUED, actor=user, obj=render, details={"style": style.slug})
+        enqueue(job)
+    return render
+
+
+# --- outputs ---
+
+def open_output(user, output):
+    """A decrypting file object over one of the person's outputs; the download is logged.
+
+    No purpose is needed: seeing one's own data is a right, not a processing step.
+    """
+    handle = vault.open_blob(output.blob)
+    audit(Action.OUTPUT_DOWNLOADED, actor=user, obj=output)
+    return handle

@@ -1,0 +1,24 @@
+"""Withdrawing consent stops and erases what that consent allowed."""
+
+from django.dispatch import receiver
+
+from consent.models import Purpose
+from consent.services import consent_withdrawn
+
+from .destruction import destroy_training_data
+from .erasure import cancel_jobs, erase_clones
+from .models import Job, Subject
+
+
+@receiver(consent_withdrawn)
+def undo_withdrawn_purposes(sender, user, purposes, **kwargs):
+    subject = Subject.objects.filter(user=user).first()
+    if subject is None:
+        return
+    if Purpose.BIOMETRIC in purposes or Purpose.KEEP_CLONE in purposes:
+        cancel_jobs(subject, [Job.Kind.TRAIN], reason="consent_withdrawn")
+        erase_clones(subject, reason="consent_withdrawn")
+    if Purpose.BIOMETRIC in purposes:
+        destroy_training_data(subject, reason="consent_withdrawn")
+    if Purpose.RENDER in purposes or Purpose.KEEP_CLONE in purposes:
+        cancel_jobs(subject, [Job.Kind.RENDER], reason="consent_withdrawn")

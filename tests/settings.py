@@ -1,0 +1,22 @@
+"""The test run's settings: the real settings, read from an environment that points every
+file the service writes into a fresh folder, and runs queued tasks inline.
+
+Tests that need real worker processes start them with ``SITTER_QUEUE_SYNC=0`` themselves.
+"""
+
+import base64
+import os
+import secrets
+import tempfile
+
+os.environ.setdefault("SITTER_DATA_DIR", tempfile.mkdtemp(prefix="sitter-test-"))
+os.environ.setdefault("SITTER_QUEUE_SYNC", "1")
+os.environ.setdefault("SITTER_KEK", base64.b64encode(secrets.token_bytes(32)).decode())
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise serves collected files; tests use the app folders through the finders instead.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
