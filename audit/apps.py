@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = _("Audit log")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import staff  # noqa: F401 - connects the staff login receiver

@@ -34,10 +34,12 @@ def random_adapter(unet, rank=ADAPTER_RANK, seed=0):
     for name, module in unet.named_modules():
         if isinstance(module, torch.nn.Linear) and name.endswith(LORA_TARGET_MODULES):
             shape_down, shape_up = (rank, module.in_features), (module.out_features, rank)
-            tensors[f"unet.{name}.lora.down.weight"] = torch.randn(shape_down,
-                                                                    generator=generator) * 0.01
-            tensors[f"unet.{name}.lora.up.weight"] = torch.randn(shape_up,
-                                                                  generator=generator) * 0.01
+            tensors[f"unet.{name}.lora.down.weight"] = (
+                torch.randn(shape_down, generator=generator) * 0.01
+            )
+            tensors[f"unet.{name}.lora.up.weight"] = (
+                torch.randn(shape_up, generator=generator) * 0.01
+            )
     return safetensors.torch.save(tensors)
 
 
@@ -51,8 +53,15 @@ def _timed(action):
 
 def measure(model_dir, steps, seeds, size=512):
     """Cold load, warm render (after a warm-up render) and the mean adapter swap, in seconds."""
-    settings = dict(prompt=PROMPT, negative_prompt="blurry", width=size, height=size,
-                    steps=steps, guidance=7.0, seeds=list(range(seeds)))
+    settings = dict(
+        prompt=PROMPT,
+        negative_prompt="blurry",
+        width=size,
+        height=size,
+        steps=steps,
+        guidance=7.0,
+        seeds=list(range(seeds)),
+    )
     cold = _timed(lambda: load_pipeline(model_dir))
     pipe = load_pipeline(model_dir)
     render(model_dir, **settings)
@@ -67,9 +76,15 @@ def measure(model_dir, steps, seeds, size=512):
     swap_seconds = statistics.mean(_timed(swap) for _ in range(SWAPS))
     personal = _timed(lambda: render(model_dir, adapter=adapter, **settings))
     return {
-        "size": size, "steps": steps, "seeds": seeds, "adapter_mb": len(adapter) / 2**20,
-        "cold_load_s": cold, "warm_render_s": warm, "render_with_adapter_s": personal,
-        "adapter_swap_seconds": swap_seconds, "swap_over_render": swap_seconds / warm,
+        "size": size,
+        "steps": steps,
+        "seeds": seeds,
+        "adapter_mb": len(adapter) / 2**20,
+        "cold_load_s": cold,
+        "warm_render_s": warm,
+        "render_with_adapter_s": personal,
+        "adapter_swap_seconds": swap_seconds,
+        "swap_over_render": swap_seconds / warm,
     }
 
 
@@ -94,14 +109,19 @@ def main(argv=None):
     on_gpu = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON line")
-    parser.add_argument("--steps", type=int, default=25 if on_gpu else 20,
-                        help="denoising steps on the tiny model")
-    parser.add_argument("--sd15-steps", type=int, default=25 if on_gpu else 1,
-                        help="denoising steps on the SD 1.5-shaped model (0: skip it)")
-    parser.add_argument("--seeds", type=int, default=4 if on_gpu else 1,
-                        help="images per render")
-    parser.add_argument("--model-dir", type=Path,
-                        help="where to build (or find) the SD 1.5-shaped model")
+    parser.add_argument(
+        "--steps", type=int, default=25 if on_gpu else 20, help="denoising steps on the tiny model"
+    )
+    parser.add_argument(
+        "--sd15-steps",
+        type=int,
+        default=25 if on_gpu else 1,
+        help="denoising steps on the SD 1.5-shaped model (0: skip it)",
+    )
+    parser.add_argument("--seeds", type=int, default=4 if on_gpu else 1, help="images per render")
+    parser.add_argument(
+        "--model-dir", type=Path, help="where to build (or find) the SD 1.5-shaped model"
+    )
     args = parser.parse_args(argv)
     figures = {"device": torch.cuda.get_device_name() if on_gpu else "cpu"}
     with tempfile.TemporaryDirectory(prefix="sitter-bench-") as scratch:

@@ -62,44 +62,66 @@ def _steady_rate(stamps):
 def run_trainer(model_dir, photos, config, device):
     stamps = []
     started = time.perf_counter()
-    result = train_lora(model_dir, photos, config, device=device,
-                        progress=lambda *_: stamps.append(time.perf_counter()))
-    return {"steps_per_s": _steady_rate(stamps), "seconds": time.perf_counter() - started,
-            "final_loss": result.final_loss}
+    result = train_lora(
+        model_dir,
+        photos,
+        config,
+        device=device,
+        progress=lambda *_: stamps.append(time.perf_counter()),
+    )
+    return {
+        "steps_per_s": _steady_rate(stamps),
+        "seconds": time.perf_counter() - started,
+        "final_loss": result.final_loss,
+    }
 
 
 def run_plain_loop(model_dir, photos, config, device):
     """The per-step work of diffusers' train_dreambooth_lora.py, in fp32."""
     started = time.perf_counter()
     load = dict(local_files_only=True, dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer",
-                                              local_files_only=True)
+    tokenizer = CLIPTokenizer.from_pretrained(
+        model_dir, subfolder="tokenizer", local_files_only=True
+    )
     text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder", **load)
     vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae", **load)
     unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet", **load)
-    noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler",
-                                                    local_files_only=True)
+    noise_scheduler = DDPMScheduler.from_pretrained(
+        model_dir, subfolder="scheduler", local_files_only=True
+    )
     for model in (text_encoder, vae, unet):
         model.requires_grad_(False)
         model.to(device)
-    unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=config.alpha,
-                                init_lora_weights="gaussian",
-                                target_modules=list(LORA_TARGET_MODULES)))
+    unet.add_adapter(
+        LoraConfig(
+            r=config.rank,
+            lora_alpha=config.alpha,
+            init_lora_weights="gaussian",
+            target_modules=list(LORA_TARGET_MODULES),
+        )
+    )
     params = [param for param in unet.parameters() if param.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate,
-                                  weight_decay=config.adam_weight_decay)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.learning_rate, weight_decay=config.adam_weight_decay
+    )
     generator = torch.Generator().manual_seed(config.seed)
     stamps = []
     for step in range(config.steps):
         photo = photos[step % len(photos)]
         pixels = torch.tensor(square_crop(photo, config.resolution)).permute(2, 0, 1)
         pixels = (pixels.float() / 127.5 - 1.0).unsqueeze(0).to(device)
-        ids = tokenizer(caption(config), padding="max_length", truncation=True,
-                        max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+        ids = tokenizer(
+            caption(config),
+            padding="max_length",
+            truncation=True,
+            max_length=tokenizer.model_max_length,
+            return_tensors="pt",
+        ).input_ids
         latents = vae.encode(pixels).latent_dist.sample() * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator).to(device)
-        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (1,),
-                                  generator=generator).to(device)
+        timesteps = torch.randint(
+            0, noise_scheduler.config.num_train_timesteps, (1,), generator=generator
+        ).to(device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
         hidden = text_encoder(ids.to(device))[0]
         prediction = unet(noisy, timesteps, hidden).sample
@@ -115,8 +137,11 @@ def run_plain_loop(model_dir, photos, config, device):
 
 def compare(model_dir, photos, config, device, with_fp32_trainer=False):
     """The trainer and the plain loop on the same work; the plain loop is the reference."""
-    figures = {"resolution": config.resolution, "steps": config.steps,
-               "trainer": run_trainer(model_dir, photos, config, device)}
+    figures = {
+        "resolution": config.resolution,
+        "steps": config.steps,
+        "trainer": run_trainer(model_dir, photos, config, device),
+    }
     gc.collect()
     if with_fp32_trainer:
         fp32 = replace(config, mixed_precision="no")
@@ -145,8 +170,10 @@ def _table(figures):
             lines.append(f"  trainer / plain: {part['speedup']:.2f}x")
     if "clone" in figures:
         clone = figures["clone"]
-        lines.append(f"clone of {clone['photos']} photos, {clone['steps']} steps: "
-                     f"{clone['seconds']:.1f} s ({clone['steps_per_s']:.2f} steps/s)")
+        lines.append(
+            f"clone of {clone['photos']} photos, {clone['steps']} steps: "
+            f"{clone['seconds']:.1f} s ({clone['steps_per_s']:.2f} steps/s)"
+        )
     return "\n".join(lines)
 
 
@@ -155,12 +182,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--tiny-steps", type=int, default=100 if on_gpu else 40)
-    parser.add_argument("--sd15-steps", type=int, default=30 if on_gpu else 2,
-                        help="steps on the SD 1.5-shaped model at 512 px (0: skip)")
-    parser.add_argument("--clone", action="store_true",
-                        help=f"time a {CLONE_PHOTOS}-photo, {CLONE_STEPS}-step clone")
-    parser.add_argument("--model-dir", type=Path,
-                        help="where to build (or find) the SD 1.5-shaped model")
+    parser.add_argument(
+        "--sd15-steps",
+        type=int,
+        default=30 if on_gpu else 2,
+        help="steps on the SD 1.5-shaped model at 512 px (0: skip)",
+    )
+    parser.add_argument(
+        "--clone",
+        action="store_true",
+        help=f"time a {CLONE_PHOTOS}-photo, {CLONE_STEPS}-step clone",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="where to build (or find) the SD 1.5-shaped model"
+    )
     args = parser.parse_args(argv)
     device = default_device()
     figures = {"device": torch.cuda.get_device_name() if on_gpu else "cpu"}

@@ -82,7 +82,7 @@ ALLOWED_HOSTS = env_list("SITTER_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("SITTER_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.SitterAdminConfig",  # django.contrib.admin, with audit-logged staff views
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "audit",
     "consent",
     "portrait",
@@ -100,12 +102,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # the second factor the admin asks staff for
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,6 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's model backend; portrait/auth.py says why it is a subclass.
+AUTHENTICATION_BACKENDS = ["portrait.auth.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portrait:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -164,15 +170,33 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = SITTER_DATA_DIR / "static"
+
+
+def _blob_backend_options():
+    """The options of an operator's blob backend (SITTER_BLOB_OPTIONS, a JSON object), e.g.
+    {"bucket_name": "sitter", "region_name": "eu-central-1"} for django-storages' S3."""
+    try:
+        value = json.loads(env_str("SITTER_BLOB_OPTIONS", "{}"))
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"SITTER_BLOB_OPTIONS is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured("SITTER_BLOB_OPTIONS must be a JSON object")
+    return value
+
+
 STORAGES = {
     # Ciphertext only: the vault encrypts before anything reaches this backend. Point it at
     # S3 (django-storages) or any other backend; it never sees plaintext.
     "ciphertext": {
         "BACKEND": env_str("SITTER_BLOB_BACKEND", "django.core.files.storage.FileSystemStorage"),
         "OPTIONS": (
-            {"location": str(SITTER_DATA_DIR / "blobs"), "file_permissions_mode": 0o600,
-             "directory_permissions_mode": 0o700}
-            if not os.environ.get("SITTER_BLOB_BACKEND") else {}
+            {
+                "location": str(SITTER_DATA_DIR / "blobs"),
+                "file_permissions_mode": 0o600,
+                "directory_permissions_mode": 0o700,
+            }
+            if not os.environ.get("SITTER_BLOB_BACKEND")
+            else _blob_backend_options()
         ),
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -190,6 +214,22 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# No inline script or style anywhere: every script and stylesheet is a static file of this
+# site. Photos picked for upload are drawn as thumbnails in the browser (blob: and data: URLs).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if SITTER_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
@@ -198,6 +238,45 @@ if SITTER_HTTPS:
     SECURE_HSTS_SECONDS = env_int("SITTER_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
+
+# --- Cache: shared by every process (rate limits, the queue workers' stats) ---
+# Redis where SITTER_CACHE (or a Redis broker) names one, else a table in the database
+# (`createcachetable`, which `sitter_setup` runs).
+SITTER_CACHE = env_str("SITTER_CACHE") or (
+    env_str("SITTER_BROKER") if env_str("SITTER_BROKER").startswith(("redis", "unix")) else ""
+)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": SITTER_CACHE,
+            "KEY_PREFIX": "sitter",
+        }
+        if SITTER_CACHE
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "sitter_cache",
+            # Rate-limit counts and sessions must not be culled away at Django's default of 300.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
+# Sessions are read from the cache (one query by key) and written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- Rate limits (portrait/ratelimit.py): N/s, N/m, N/h or N/d, or off ---
+SITTER_RATE_LIMITS = {
+    # per address and per user name: web log-in, sign-up and the API's token
+    "login": env_str("SITTER_RATE_LOGIN", "10/m"),
+    # photos checked, per person: each one costs a face analysis
+    "upload": env_str("SITTER_RATE_UPLOAD", "120/h"),
+    # API requests, per account (per address before logging in)
+    "api": env_str("SITTER_RATE_API", "600/m"),
+}
+# Behind a proxy, the request header that carries the client's address (e.g. HTTP_X_REAL_IP);
+# without one, every client would share the proxy's address and its limits.
+SITTER_CLIENT_IP_HEADER = env_str("SITTER_CLIENT_IP_HEADER")
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -208,6 +287,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portrait.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["portrait.ratelimit.ApiRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sitter API",
@@ -268,12 +348,17 @@ else:
 # --- Sitter ---
 SITTER_KEK = env_str("SITTER_KEK")  # base64 of 32 bytes; wins over the key file
 SITTER_KEK_FILE = Path(env_str("SITTER_KEK_FILE", str(SITTER_KEYS_DIR / "kek.key")))
+# Older KEKs that data keys may still be wrapped under while `rotate_kek` runs (README).
+SITTER_KEK_PREVIOUS = env_list("SITTER_KEK_PREVIOUS", [])  # base64, comma-separated
+SITTER_KEK_PREVIOUS_FILES = [Path(p) for p in env_list("SITTER_KEK_PREVIOUS_FILES", [])]
 SITTER_PSEUDONYM_KEY_FILE = Path(
     env_str("SITTER_PSEUDONYM_KEY_FILE", str(SITTER_KEYS_DIR / "pseudonym.key"))
 )
 SITTER_BASE_MODEL = env_str("SITTER_BASE_MODEL", "tiny")
 SITTER_MODELS_DIR = SITTER_DATA_DIR / "models"
 SITTER_STYLES_DIR = env_str("SITTER_STYLES_DIR")
+
+
 def _face_thresholds():
     """Overrides of the engine's face thresholds (portrait.engine.faces.FaceThresholds), as a
     JSON object, e.g. {"selfie_match_distance": 0.45}. The defaults are measured ones."""
@@ -296,19 +381,41 @@ SITTER_MAX_UPLOAD_PIXELS = env_int("SITTER_MAX_UPLOAD_PIXELS", 50_000_000)
 SITTER_UPLOAD_TTL_HOURS = env_float("SITTER_UPLOAD_TTL", 72)
 SITTER_TRAIN_STEPS = env_int("SITTER_TRAIN_STEPS", 0)  # 0: chosen from the number of photos
 SITTER_TRAIN_RESOLUTION = env_int("SITTER_TRAIN_RESOLUTION", 0)  # 0: the base model's own
+# LoRA rank, alpha and learning rate; 0: the trainer's defaults, justified in
+# portrait/engine/training.py (TrainingConfig).
+SITTER_TRAIN_RANK = env_int("SITTER_TRAIN_RANK", 0)
+SITTER_TRAIN_ALPHA = env_float("SITTER_TRAIN_ALPHA", 0)
+SITTER_TRAIN_LR = env_float("SITTER_TRAIN_LR", 0)
+SITTER_TRAIN_CHECKPOINT_EVERY = env_int("SITTER_TRAIN_CHECKPOINT_EVERY", 0)
+SITTER_TRAIN_GRADIENT_CHECKPOINTING = env_bool("SITTER_TRAIN_GRADIENT_CHECKPOINTING", False)
+# "Make it look more like me": training steps of a refinement, and renders its likeness is
+# measured on; 0: the defaults in portrait/refinement.py.
+SITTER_REFINE_STEPS = env_int("SITTER_REFINE_STEPS", 0)
+SITTER_REFINE_RENDERS = env_int("SITTER_REFINE_RENDERS", 0)
 SITTER_RENDER_CANDIDATES = env_int("SITTER_RENDER_CANDIDATES", 0)  # 0: the style's own
 SITTER_RENDER_STEPS = env_int("SITTER_RENDER_STEPS", 0)  # 0: the style's own
 # The C2PA signing chain (leaf first) and key; `sitter_setup` creates a self-hosted chain here
 # unless the operator points these at their own.
 SITTER_SIGNING_DIR = SITTER_KEYS_DIR / "c2pa"
 SITTER_SIGNING_CERT = env_str("SITTER_SIGNING_CERT", str(SITTER_SIGNING_DIR / "c2pa-chain.pem"))
-SITTER_SIGNING_KEY = env_str("SITTER_SIGNING_KEY",
-                             str(SITTER_SIGNING_DIR / "c2pa-signing-key.pem"))
+SITTER_SIGNING_KEY = env_str("SITTER_SIGNING_KEY", str(SITTER_SIGNING_DIR / "c2pa-signing-key.pem"))
 SITTER_TSA_URL = env_str("SITTER_TSA_URL") or None
 # Who made the output, for the AIGC metadata label: the operator, never a person.
 SITTER_PRODUCER = env_str("SITTER_PRODUCER", "Sitter")
 SITTER_LABEL_POSITION = env_str("SITTER_LABEL_POSITION", "bottom-right")
 SITTER_ID_PHOTO_LABEL_POSITION = env_str("SITTER_ID_PHOTO_LABEL_POSITION", "bottom-right")
+# Erasure requests: answered within this many days (GDPR Art. 12(3): one month), which an
+# officer may extend once, with a reason, by SITTER_ERASURE_EXTENSION_DAYS (Art. 12(3): by
+# two further months at most).
+SITTER_ERASURE_DAYS = env_int("SITTER_ERASURE_DAYS", 30)
+SITTER_ERASURE_EXTENSION_DAYS = env_int("SITTER_ERASURE_EXTENSION_DAYS", 60)
+# The Ed25519 key that signs erasure certificates: 32 random bytes (created 0600 on first
+# start) or a PEM private key of the operator's.
+SITTER_CERTIFICATE_KEY_FILE = Path(
+    env_str("SITTER_CERTIFICATE_KEY_FILE", str(SITTER_KEYS_DIR / "certificate-signing.key"))
+)
+# Staff log in to the admin with a TOTP code; authenticator apps show this issuer's name.
+OTP_TOTP_ISSUER = env_str("SITTER_OTP_ISSUER", "Sitter")
 
 LOGGING = {
     "version": 1,

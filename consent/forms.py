@@ -35,9 +35,9 @@ class ConsentForm(forms.Form):
         self.fields["selfie"].required = False
         if not needs_selfie:
             del self.fields["selfie"]
-        self.fields["age_confirmed"].label = _(
-            "I am at least %(age)s years old."
-        ) % {"age": settings.SITTER_MIN_AGE}
+        self.fields["age_confirmed"].label = _("I am at least %(age)s years old.") % {
+            "age": settings.SITTER_MIN_AGE
+        }
         self.initial.update(policy_version=policy.version, policy_hash=policy.digest)
 
     def purposes(self):

@@ -1,8 +1,38 @@
 """The one consent gate: every view, API view and queued task that touches personal data asks
-it before doing so.
+it before doing so: ``consent_required`` for web views, ``HasConsent`` for API views,
+``require`` in the service functions and in every task when it starts.
 
 A purpose is granted when its latest record is a grant made under a policy whose purposes are
 those of the active policy; a policy change that alters purposes therefore asks again.
+
+What needs which purpose (``tests/test_consent_everywhere.py`` checks this table against the
+URL configuration, so a new URL must be placed in it):
+
+=================================================  ==============================
+web view, API view or task                         purposes
+=================================================  ==============================
+``photos/``, ``photos/upload/`` (web)              biometric
+``api/v1/photos/`` (GET, POST)                     biometric
+``consent/selfie/``, ``api/v1/selfie/``            biometric
+``clone/start/``, ``api/v1/clones/`` (GET, POST)   biometric, keep_clone
+``clone/refine/``, ``api/v1/clones/refine/``       biometric, keep_clone
+``outputs/{id}/feedback/`` (web and API)           biometric (a refinement trains on it)
+``styles/`` (web: the render form)                 render, keep_clone
+``api/v1/renders/``                                render, keep_clone
+task ``train_clone``, ``refine_clone``             biometric, keep_clone
+task ``render_portraits``                          render, keep_clone
+=================================================  ==============================
+
+These touch a person's data but need no purpose, because they are the person's rights, not
+processing: seeing their own data (``clone/``, ``jobs/{id}/progress/``, ``gallery/``,
+``outputs/{id}/image|download/``, ``api/v1/outputs/``, ``api/v1/jobs/{id}/``, ``my-data/``),
+taking it away (``my-data/export/``, ``api/v1/export/``), erasing it (``consent/erase/``,
+``api/v1/erasure-requests/...``), and consenting itself (``consent/...``,
+``api/v1/consents/...``, receipts). Erasure, withdrawal and the periodic sweep destroy data and
+so never wait for a consent. The rest holds no personal data: the home page's counts, styles,
+the policy, the public verify page and API, log in and out, sign up, language, the API schema
+and docs. The admin is for staff, and shows compliance officers metadata, never decrypted
+content.
 """
 
 from functools import wraps
@@ -38,8 +68,8 @@ def granted_purposes(user):
     if active is None:
         return set()
     latest = {}
-    records = ConsentRecord.objects.filter(user=user).select_related("policy").order_by(
-        "created_at"
+    records = (
+        ConsentRecord.objects.filter(user=user).select_related("policy").order_by("created_at")
     )
     for record in records:
         for purpose in record.purposes:

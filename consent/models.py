@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -49,8 +50,12 @@ class Policy(models.Model):
         """(purposes digest, policy digest) for purposes and {language: markdown} texts."""
         purposes_digest = hashlib.sha256(json.dumps(sorted(purposes)).encode()).hexdigest()
         body = json.dumps(
-            {"purposes": sorted(purposes),
-             "texts": {lang: hashlib.sha256(t.encode()).hexdigest() for lang, t in texts.items()}},
+            {
+                "purposes": sorted(purposes),
+                "texts": {
+                    lang: hashlib.sha256(t.encode()).hexdigest() for lang, t in texts.items()
+                },
+            },
             sort_keys=True,
         )
         return purposes_digest, hashlib.sha256(body.encode()).hexdigest()
@@ -80,6 +85,7 @@ class ConsentRecord(models.Model):
         WEB = "web", _("Web form")
         API = "api", _("API")
         DEMO = "demo", _("Demo command")
+        ERASURE = "erasure", _("Erasure request")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
@@ -118,3 +124,87 @@ class ConsentRecord(models.Model):
             "client_fingerprint": self.client_fingerprint,
             "at": self.created_at.isoformat(),
         }
+
+
+class ErasureRequest(models.Model):
+    """A request to erase everything Sitter holds of a person (GDPR Art. 17, PIPL Art. 47).
+
+    The record outlives what it erases: it names the person by ``subject_ref``, the pseudonym
+    the audit log gives them, so it can still be shown, and its certificate checked, after the
+    erasure and even after the account itself is deleted (``user`` then becomes empty). The
+    erasure keeps the account and its consent records, which prove what the person agreed to
+    and withdrew; deleting the account is a separate step.
+
+    ``certificate`` is the statement, as the canonical JSON text that ``signature`` (Ed25519,
+    base64, by ``public_key``) signs: see ``consent/certificates.py``.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    # A failed request is still open: it is retried, never filed again.
+    OPEN = (Status.RECEIVED, Status.IN_PROGRESS, Status.FAILED)
+
+    class Channel(models.TextChoices):
+        API = "api", _("API")
+        WEB = "web", _("Web page")
+        ADMIN = "admin", _("Compliance officer, in the admin")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="erasure_requests",
+    )
+    subject_ref = models.CharField(
+        _("person (pseudonym)"),
+        max_length=32,
+        db_index=True,
+        help_text=_("The pseudonym the audit log uses for this person."),
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    deadline = models.DateTimeField()
+    extended = models.BooleanField(default=False, help_text=_("The deadline may be extended once."))
+    extension_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True)
+    certificate = models.TextField(blank=True)
+    signature = models.CharField(max_length=200, blank=True)
+    public_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["received", "in_progress", "failed"]),
+                name="one_open_erasure_request_per_person",
+            )
+        ]
+
+    def __str__(self):
+        return f"erasure request {self.pk}"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN
+
+    def certificate_statement(self):
+        return json.loads(self.certificate) if self.certificate else None
+
+    def days_left(self, now=None):
+        """Whole days until the deadline; negative once it has passed."""
+        return (self.deadline - (now or timezone.now())).days

@@ -18,6 +18,7 @@ from audit.log import record as audit
 from audit.models import Action
 from audit.pseudonyms import pseudonym
 
+from .gate import granted_purposes
 from .models import ConsentRecord, Policy, PolicyText
 
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
@@ -61,7 +62,9 @@ def publish_policies(directory=POLICIES_DIR):
             )
             for language, body in texts.items():
                 PolicyText.objects.create(
-                    policy=policy, language=language, body=body,
+                    policy=policy,
+                    language=language,
+                    body=body,
                     digest=hashlib.sha256(body.encode()).hexdigest(),
                 )
         newest = max(version for version, _purposes, _texts in versions)
@@ -117,9 +120,11 @@ def _record(user, action, purposes, policy, method, request, age_confirmed=False
             age_confirmed=age_confirmed,
         )
         audit(
-            Action.CONSENT_GRANTED if action == ConsentRecord.Action.GRANT
+            Action.CONSENT_GRANTED
+            if action == ConsentRecord.Action.GRANT
             else Action.CONSENT_WITHDRAWN,
-            actor=user, obj=consent,
+            actor=user,
+            obj=consent,
             details={"purposes": purposes, "policy_version": policy.version, "method": method},
         )
     return consent
@@ -140,8 +145,9 @@ def grant(user, purposes, *, policy_version, policy_hash, age_confirmed, method,
             _("Please confirm that you are at least %(age)s years old.")
             % {"age": settings.SITTER_MIN_AGE},
         )
-    return _record(user, ConsentRecord.Action.GRANT, purposes, policy, method, request,
-                   age_confirmed=True)
+    return _record(
+        user, ConsentRecord.Action.GRANT, purposes, policy, method, request, age_confirmed=True
+    )
 
 
 def withdraw(user, purposes, *, method, request=None):
@@ -152,3 +158,20 @@ def withdraw(user, purposes, *, method, request=None):
     consent_withdrawn.send(sender=ConsentRecord, user=user, purposes=purposes)
     return consent
 
+
+def withdraw_for_erasure(user):
+    """Withdraw every purpose the person has granted, as part of erasing their data; returns
+    the record, or None when nothing was granted.
+
+    ``consent_withdrawn`` is not sent: the erasure that follows destroys everything, and lists
+    it in its certificate. Withdrawing first means the gate refuses any new upload, training or
+    render while the erasure runs.
+    """
+    granted = granted_purposes(user)
+    if not granted:
+        return None
+    policy = active_policy()
+    granted = [purpose for purpose in policy.purposes if purpose in granted]
+    return _record(
+        user, ConsentRecord.Action.WITHDRAW, granted, policy, ConsentRecord.Method.ERASURE, None
+    )

@@ -16,8 +16,7 @@ class JobAdmin(ReadOnlyAdmin):
 
 @admin.register(Clone)
 class CloneAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "base_model", "photo_count", "steps", "seconds",
-                    "created_at"]
+    list_display = ["id", "status", "base_model", "photo_count", "steps", "seconds", "created_at"]
     list_filter = ["status"]
     exclude = ["adapter_blob", "reference_blob", "checkpoint_blob"]
 
@@ -30,6 +29,15 @@ class RenderAdmin(ReadOnlyAdmin):
 
 @admin.register(Output)
 class OutputAdmin(ReadOnlyAdmin):
-    list_display = ["id", "render", "rank", "mime", "width", "height", "face_found",
-                    "watermark_id", "created_at"]
+    list_display = [
+        "id",
+        "render",
+        "rank",
+        "mime",
+        "width",
+        "height",
+        "face_found",
+        "watermark_id",
+        "created_at",
+    ]
     exclude = ["blob"]

@@ -1,8 +1,9 @@
 """The REST API for the person's flow; every view calls the same service functions as the
 web pages and scopes every lookup to the caller."""
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,13 +15,16 @@ from consent.gate import HasConsent
 from consent.models import Purpose
 
 from . import services
+from .export import export_response
 from .models import Job, Output
 from .serializers import (
     CloneSerializer,
+    FeedbackSerializer,
     JobSerializer,
     OutputSerializer,
     PhotoSerializer,
     PhotoUploadSerializer,
+    RefinementSerializer,
     RenderRequestSerializer,
     RenderSerializer,
     StyleSerializer,
@@ -38,13 +42,16 @@ class PhotoListCreate(APIView):
         photos = services.subject_for(request.user).photos.all()
         return Response(PhotoSerializer(photos, many=True).data)
 
-    @extend_schema(request=PhotoUploadSerializer,
-                   responses={201: UploadVerdictSerializer, 422: UploadVerdictSerializer})
+    @extend_schema(
+        request=PhotoUploadSerializer,
+        responses={201: UploadVerdictSerializer, 422: UploadVerdictSerializer},
+    )
     def post(self, request):
         serializer = PhotoUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        verdict = services.upload_photo(request.user, serializer.validated_data["file"],
-                                        method="api")
+        verdict = services.upload_photo(
+            request.user, serializer.validated_data["file"], method="api"
+        )
         code = status.HTTP_201_CREATED if verdict.accepted else 422
         return Response(verdict.as_dict(), status=code)
 
@@ -65,6 +72,14 @@ class SelfieUpload(APIView):
 class CloneCreate(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+
+    @extend_schema(responses=CloneSerializer)
+    def get(self, request):
+        """The person's ready clone, with its latest refinement."""
+        clone = services.subject_for(request.user).current_clone()
+        if clone is None:
+            raise Http404
+        return Response(CloneSerializer(clone).data)
 
     @extend_schema(request=None, responses={202: CloneSerializer})
     def post(self, request):
@@ -95,7 +110,8 @@ class RenderCreate(APIView):
         serializer = RenderRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         render = services.request_render(
-            request.user, serializer.validated_data["style"],
+            request.user,
+            serializer.validated_data["style"],
             serializer.validated_data.get("options"),
         )
         return Response(RenderSerializer(render).data, status=status.HTTP_202_ACCEPTED)
@@ -113,6 +129,47 @@ class OutputDownload(APIView):
     def get(self, request, pk):
         output = get_object_or_404(Output, pk=pk, subject__user=request.user)
         handle = services.open_output(request.user, output)
-        return FileResponse(handle, content_type=output.mime, as_attachment=True,
-                            filename=f"sitter-{output.render.style}-{output.rank}."
-                                     f"{output.extension}")
+        return FileResponse(
+            handle,
+            content_type=output.mime,
+            as_attachment=True,
+            filename=f"sitter-{output.render.style}-{output.rank}.{output.extension}",
+        )
+
+
+class DataExport(APIView):
+    """The caller's data as a ZIP: consent receipts, metadata, portraits and any uploads still
+    held. A right, not a processing step: no purpose is needed."""
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request):
+        return export_response(request.user)
+
+
+class OutputFeedback(APIView):
+    """Mark one of the person's outputs as looking like them ("like") or not ("unlike")."""
+
+    permission_classes = [IsAuthenticated, HasConsent]
+    required_purposes = (Purpose.BIOMETRIC,)
+
+    @extend_schema(request=FeedbackSerializer, responses=OutputSerializer)
+    def post(self, request, pk):
+        output = get_object_or_404(
+            Output.objects.select_related("render", "subject"), pk=pk, subject__user=request.user
+        )
+        serializer = FeedbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.mark_output(request.user, output, serializer.validated_data["feedback"])
+        return Response(OutputSerializer(output).data)
+
+
+class CloneRefine(APIView):
+    """Train the clone further on the marked outputs; follow it through ``jobs/{id}/``."""
+
+    permission_classes = [IsAuthenticated, HasConsent]
+    required_purposes = (Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+
+    @extend_schema(request=None, responses={202: RefinementSerializer})
+    def post(self, request):
+        refinement = services.start_refinement(request.user)
+        return Response(RefinementSerializer(refinement).data, status=status.HTTP_202_ACCEPTED)

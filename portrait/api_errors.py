@@ -13,8 +13,10 @@ def exception_handler(exc, context):
     if isinstance(exc, Refused):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, ConsentRequired):
-        return Response({"code": "consent_required", "detail": str(exc.message),
-                         "purposes": exc.purposes}, status=403)
+        return Response(
+            {"code": "consent_required", "detail": str(exc.message), "purposes": exc.purposes},
+            status=403,
+        )
     if isinstance(exc, ConsentError):
         return Response({"code": exc.code, "detail": str(exc.message)}, status=400)
     return drf_exception_handler(exc, context)

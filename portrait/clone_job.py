@@ -20,12 +20,26 @@ from .services import face_thresholds
 from .tasks import JobCancelled, finish
 from .vault import Kind
 
+# TrainingConfig fields the operator may set; a setting of 0 keeps the trainer's default.
+_OPERATOR_SETTINGS = {
+    "rank": "SITTER_TRAIN_RANK",
+    "alpha": "SITTER_TRAIN_ALPHA",
+    "learning_rate": "SITTER_TRAIN_LR",
+    "resolution": "SITTER_TRAIN_RESOLUTION",
+    "checkpoint_every": "SITTER_TRAIN_CHECKPOINT_EVERY",
+}
+
 
 def training_config(photo_count, seed):
     """The trainer's settings: its published-recipe defaults unless the operator overrides."""
-    overrides = {"seed": seed, "steps": settings.SITTER_TRAIN_STEPS or default_steps(photo_count)}
-    if settings.SITTER_TRAIN_RESOLUTION:
-        overrides["resolution"] = settings.SITTER_TRAIN_RESOLUTION
+    overrides = {
+        "seed": seed,
+        "steps": settings.SITTER_TRAIN_STEPS or default_steps(photo_count),
+        "gradient_checkpointing": settings.SITTER_TRAIN_GRADIENT_CHECKPOINTING,
+    }
+    for field, setting in _OPERATOR_SETTINGS.items():
+        if getattr(settings, setting):
+            overrides[field] = getattr(settings, setting)
     return TrainingConfig(**overrides)
 
 
@@ -56,8 +70,7 @@ def run_training(job):
     def store_checkpoint(data, step):
         old = clone.checkpoint_blob
         new = vault.put(subject, Kind.CHECKPOINT, clone.pk, data)
-        if not Clone.objects.filter(pk=clone.pk).update(checkpoint_blob=new,
-                                                        checkpoint_step=step):
+        if not Clone.objects.filter(pk=clone.pk).update(checkpoint_blob=new, checkpoint_step=step):
             vault.destroy(new)  # the clone was erased meanwhile
             raise JobCancelled()
         clone.checkpoint_blob = new
@@ -68,8 +81,13 @@ def run_training(job):
 
     try:
         result = train_lora(
-            base_model_dir(), crops, config, progress=progress, should_cancel=should_cancel,
-            resume=resume, on_checkpoint=store_checkpoint,
+            base_model_dir(),
+            crops,
+            config,
+            progress=progress,
+            should_cancel=should_cancel,
+            resume=resume,
+            on_checkpoint=store_checkpoint,
         )
     except TrainingCancelled:
         raise JobCancelled() from None
@@ -94,20 +112,31 @@ def run_training(job):
         clone.finished_at = timezone.now()
         clone.save()
         finish(job, Job.Status.DONE)
-        audit(Action.CLONE_FINISHED, obj=clone,
-              details={"steps": result.steps, "seconds": round(result.seconds, 3)})
+        audit(
+            Action.CLONE_FINISHED,
+            obj=clone,
+            details={"steps": result.steps, "seconds": round(result.seconds, 3)},
+        )
     destroy_training_data(subject, clone, reason="clone_stored")
 
 
 def fail_clone(job, job_status, error_code, error_message):
     """Record a failed or cancelled training; the uploads stay (the upload TTL still applies)."""
-    clone_status = (Clone.Status.CANCELLED if job_status == Job.Status.CANCELLED
-                    else Clone.Status.FAILED)
+    clone_status = (
+        Clone.Status.CANCELLED if job_status == Job.Status.CANCELLED else Clone.Status.FAILED
+    )
     with transaction.atomic():
         clone_id = Clone.objects.filter(job=job).values_list("pk", flat=True).first()
         Clone.objects.filter(job=job).update(status=clone_status, finished_at=timezone.now())
         finish(job, job_status, error_code, error_message)
-        action = (Action.CLONE_CANCELLED if clone_status == Clone.Status.CANCELLED
-                  else Action.CLONE_FAILED)
-        audit(action, object_type="clone", object_id=str(clone_id or job.pk),
-              details={"error": error_code})
+        action = (
+            Action.CLONE_CANCELLED
+            if clone_status == Clone.Status.CANCELLED
+            else Action.CLONE_FAILED
+        )
+        audit(
+            action,
+            object_type="clone",
+            object_id=str(clone_id or job.pk),
+            details={"error": error_code},
+        )

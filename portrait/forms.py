@@ -21,8 +21,10 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultiplePhotoField(forms.FileField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault(
-            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,"
-                                                         "image/heic,image/heif"})
+            "widget",
+            MultipleFileInput(
+                attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif"}
+            ),
         )
         super().__init__(*args, **kwargs)
 
@@ -40,14 +42,27 @@ class UploadForm(forms.Form):
 class RenderForm(forms.Form):
     style = forms.SlugField(widget=forms.HiddenInput)
     spec = forms.ChoiceField(
-        label=_("ID photo size"), required=False,
+        label=_("ID photo size"),
+        required=False,
         choices=[(key, ID_SPEC_LABELS.get(key, spec.title)) for key, spec in ID_SPECS.items()],
     )
     background = forms.ChoiceField(
-        label=_("Background colour"), required=False,
+        label=_("Background colour"),
+        required=False,
         choices=[(key, BACKGROUND_LABELS.get(key, key)) for key in BACKGROUNDS],
     )
 
     def options(self):
-        return {key: self.cleaned_data[key] for key in ("spec", "background")
-                if self.cleaned_data.get(key)}
+        return {
+            key: self.cleaned_data[key]
+            for key in ("spec", "background")
+            if self.cleaned_data.get(key)
+        }
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(
+        label=_("Image to check"),
+        help_text=_("A JPEG or PNG. It is checked in memory and not kept."),
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png"}),
+    )

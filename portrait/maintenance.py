@@ -4,14 +4,12 @@ blobs that no record points to are destroyed."""
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.log import record as audit
-from audit.models import Action
-
 from . import vault
-from .destruction import destroy_training_data, destruction_details
+from .destruction import destroy_blobs, release_training_data
 from .models import Clone, Job, Output, Photo, Subject
 
 SWEEP_FUNC = "portrait.maintenance.sweep"
@@ -28,23 +26,50 @@ def sweep():
 
 
 def sweep_expired_uploads(now=None):
+    """Destroy uploads older than ``SITTER_UPLOAD_TTL`` with no clone, uploads a stored clone
+    was trained on (in case the worker stopped between storing it and destroying them), and
+    the checkpoints of clones that failed or were cancelled. Returns how many blobs went."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.SITTER_UPLOAD_TTL_HOURS)
-    training = Job.objects.filter(kind=Job.Kind.TRAIN, status__in=Job.ACTIVE)
-    with_clone = Clone.objects.filter(status=Clone.Status.READY)
-    subjects = Subject.objects.filter(
-        Q(photos__created_at__lt=cutoff) | Q(pk__in=with_clone.values("subject"))
-    ).exclude(pk__in=training.values("subject")).distinct()
-    count = 0
-    for subject in subjects:
+    candidates = {
+        *Photo.objects.filter(created_at__lt=cutoff).values_list("subject", flat=True),
+        *Clone.objects.filter(status=Clone.Status.READY, subject__photos__isnull=False).values_list(
+            "subject", flat=True
+        ),
+        *_dead_clones().values_list("subject", flat=True),
+    }
+    return sum(len(_expire_training_data(pk, cutoff)) for pk in candidates)
+
+
+def _dead_clones():
+    return Clone.objects.filter(status__in=[Clone.Status.FAILED, Clone.Status.CANCELLED]).exclude(
+        checkpoint_blob=""
+    )
+
+
+def _expire_training_data(subject_id, cutoff):
+    # Under the subject's lock, which start_clone takes too: a training that starts now
+    # either sees these uploads gone, or is seen here and keeps them.
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().filter(pk=subject_id).first()
+        if (
+            subject is None
+            or subject.jobs.filter(kind=Job.Kind.TRAIN, status__in=Job.ACTIVE).exists()
+        ):
+            return []
         clone = subject.current_clone()
+        expired = Q(created_at__lt=cutoff)
         if clone is not None:
-            destroyed = destroy_training_data(subject, clone, reason="clone_stored")
-        else:
-            expired = subject.photos.filter(created_at__lt=cutoff)
-            destroyed = destroy_training_data(subject, reason="upload_ttl", photos=expired)
-        count += len(destroyed)
-    return count
+            expired |= Q(created_at__lte=clone.finished_at)
+        names = release_training_data(
+            subject,
+            clone,
+            photos=subject.photos.filter(expired),
+            clones=_dead_clones().filter(subject=subject),
+        )
+    if not names:
+        return []
+    return destroy_blobs(names, reason="clone_stored" if clone else "upload_ttl", obj=subject)
 
 
 def referenced_blobs():
@@ -75,15 +100,13 @@ def sweep_orphan_blobs(now=None):
     except FileNotFoundError:
         return 0
     referenced = referenced_blobs()
-    destroyed = []
-    for name in names:
-        if name in referenced or name.count("/") != 3:
-            continue
-        if now - inner.get_modified_time(name) < ORPHAN_GRACE:
-            continue
-        item = vault.destroy(name)
-        if item is not None:
-            destroyed.append(item)
-    if destroyed:
-        audit(Action.UPLOADS_DESTROYED, details=destruction_details(destroyed, "orphan"))
-    return len(destroyed)
+    orphans = [
+        name
+        for name in names
+        if name not in referenced
+        and name.count("/") == 3
+        and now - inner.get_modified_time(name) >= ORPHAN_GRACE
+    ]
+    if not orphans:
+        return 0
+    return len(destroy_blobs(orphans, reason="orphan"))

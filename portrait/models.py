@@ -82,6 +82,11 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         TRAIN = "train", _("Clone training")
         RENDER = "render", _("Render")
+        REFINE = "refine", _("Clone refinement")
+
+    # The queue each kind runs on. A refinement trains, so it waits with the trainings and
+    # never holds up a render.
+    QUEUES = {Kind.TRAIN: "train", Kind.REFINE: "train", Kind.RENDER: "render"}
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Waiting in the queue")
@@ -123,12 +128,17 @@ class Job(models.Model):
     def is_active(self):
         return self.status in self.ACTIVE
 
+    @property
+    def queue(self):
+        return self.QUEUES[self.kind]
+
     def queue_position(self):
-        """How many jobs of this kind wait before this one (0 when it runs or has run)."""
+        """How many jobs wait before this one on its queue (0 when it runs or has run)."""
         if self.status != self.Status.QUEUED:
             return 0
+        kinds = [kind for kind, queue in self.QUEUES.items() if queue == self.queue]
         return Job.objects.filter(
-            kind=self.kind, status=self.Status.QUEUED, queued_at__lt=self.queued_at
+            kind__in=kinds, status=self.Status.QUEUED, queued_at__lt=self.queued_at
         ).count()
 
 
@@ -144,7 +154,9 @@ class Clone(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="clones")
-    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="clone")
+    # RESTRICT, not PROTECT: a job outlives its record, except when the person is erased and
+    # both go in one cascade.
+    job = models.OneToOneField(Job, on_delete=models.RESTRICT, related_name="clone")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     base_model = models.CharField(max_length=200)
     photo_count = models.PositiveIntegerField(default=0)
@@ -174,7 +186,7 @@ class Render(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="renders")
     clone = models.ForeignKey(Clone, on_delete=models.SET_NULL, null=True, related_name="renders")
-    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="render")
+    job = models.OneToOneField(Job, on_delete=models.RESTRICT, related_name="render")
     style = models.CharField(max_length=64)
     options = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField()
@@ -192,6 +204,13 @@ class Render(models.Model):
 class Output(models.Model):
     """One finished portrait: provenance applied, signed, encrypted."""
 
+    class Feedback(models.TextChoices):
+        """The person's judgement of the likeness, which a refinement trains on."""
+
+        NONE = "none", _("Not marked")
+        LIKE = "like", _("Looks like me")
+        UNLIKE = "unlike", _("Does not look like me")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="outputs")
     render = models.ForeignKey(Render, on_delete=models.CASCADE, related_name="outputs")
@@ -205,6 +224,7 @@ class Output(models.Model):
     likeness_distance = models.FloatField(null=True, blank=True)
     face_found = models.BooleanField(default=False)
     watermark_id = models.BigIntegerField(unique=True)
+    feedback = models.CharField(max_length=8, choices=Feedback.choices, default=Feedback.NONE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -221,3 +241,38 @@ class Output(models.Model):
     @property
     def extension(self):
         return {"image/png": "png", "image/jpeg": "jpg"}.get(self.mime, "bin")
+
+
+class Refinement(models.Model):
+    """A "make it look more like me" run: the clone trained further on the person's feedback,
+    kept only if fresh renders came out closer to the person's reference face.
+
+    Likeness is the median descriptor distance of those renders to the reference (lower is
+    closer); once the run has finished, an empty likeness means no face was found in most of
+    them.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="refinements")
+    clone = models.ForeignKey(
+        Clone, on_delete=models.SET_NULL, null=True, related_name="refinements"
+    )
+    job = models.OneToOneField(Job, on_delete=models.RESTRICT, related_name="refinement")
+    liked = models.PositiveIntegerField(default=0, help_text=_("Liked renders trained on."))
+    unliked = models.PositiveIntegerField(default=0, help_text=_("Unliked renders trained on."))
+    steps = models.PositiveIntegerField(default=0)
+    likeness_before = models.FloatField(null=True, blank=True)
+    likeness_after = models.FloatField(null=True, blank=True)
+    kept = models.BooleanField(
+        null=True, blank=True, help_text=_("Whether the refined adapter replaced the old one.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("refinement")
+        verbose_name_plural = _("refinements")
+
+    def __str__(self):
+        return f"refinement {self.pk}"

@@ -25,5 +25,8 @@ class JobProgress:
         now = time.monotonic()
         if not self._cancelled and now - self._last_check >= self.every_seconds:
             self._last_check = now
-            self._cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+            # A job whose row is gone was erased with its person: that cancels it too.
+            self._cancelled = not Job.objects.filter(
+                pk=self.job.pk, cancel_requested=False
+            ).exists()
         return self._cancelled

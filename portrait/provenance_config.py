@@ -15,8 +15,9 @@ def provenance_config(style):
     id_photo = style.id_photo is not None
     return ProvenanceConfig(
         material=signing_material(),
-        label_position=(settings.SITTER_ID_PHOTO_LABEL_POSITION if id_photo
-                        else settings.SITTER_LABEL_POSITION),
+        label_position=(
+            settings.SITTER_ID_PHOTO_LABEL_POSITION if id_photo else settings.SITTER_LABEL_POSITION
+        ),
         format="PNG" if id_photo else "JPEG",
         producer=settings.SITTER_PRODUCER,
         tsa_url=settings.SITTER_TSA_URL,

@@ -9,6 +9,7 @@ from .models import Job
 TASKS = {
     Job.Kind.TRAIN: "portrait.tasks.train_clone",
     Job.Kind.RENDER: "portrait.tasks.render_portraits",
+    Job.Kind.REFINE: "portrait.tasks.refine_clone",
 }
 
 
@@ -17,7 +18,7 @@ def enqueue(job):
 
     def send():
         task_id = async_task(
-            TASKS[job.kind], str(job.pk), cluster=job.kind, task_name=f"{job.kind}-{job.pk}"
+            TASKS[job.kind], str(job.pk), cluster=job.queue, task_name=f"{job.kind}-{job.pk}"
         )
         Job.objects.filter(pk=job.pk, task_id="").update(task_id=task_id or "")
 

@@ -10,8 +10,7 @@ from django.utils.translation import ngettext
 MESSAGES = {
     "empty": _("The file is empty."),
     "not_an_image": _("This is not a photo: upload a JPEG, PNG, WebP or HEIC image."),
-    "unsupported_type": _("%(format)s images are not accepted: upload a JPEG, PNG, WebP or "
-                          "HEIC."),
+    "unsupported_type": _("%(format)s images are not accepted: upload a JPEG, PNG, WebP or HEIC."),
     "animated": _("Animated images are not accepted: upload a still photo."),
     "damaged": _("The file is damaged or incomplete: upload it again."),
     "too_large": _("The file is too large: %(megabytes)s MB, the limit is %(max_megabytes)s MB."),
@@ -25,12 +24,15 @@ MESSAGES = {
     "too_bright": _("Too bright: avoid direct sun and flash."),
     "not_frontal": _("Your face is turned away: look at the camera."),
     "different_person": _("Looks like a different person from your other photos."),
-    "selfie_mismatch": _("This photo does not match your verification selfie: upload only "
-                         "photos of yourself."),
+    "selfie_mismatch": _(
+        "This photo does not match your verification selfie: upload only photos of yourself."
+    ),
     "too_many_photos": _("You have uploaded the most photos allowed: %(limit)s."),
     "no_selfie": _("Take your verification selfie on the consent page first."),
-    "id_layout_off_spec": _("The head could not be framed within every rule of this ID photo "
-                            "size: check it before you use it."),
+    "id_layout_off_spec": _(
+        "The head could not be framed within every rule of this ID photo "
+        "size: check it before you use it."
+    ),
     "framed_too_tight": _("The photo is cropped too close: the shoulders are cut off."),
     "low_resolution": _("The face is small for this format: a print may look soft."),
 }

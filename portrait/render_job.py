@@ -58,9 +58,18 @@ def run_render(job):
     model_dir = base_model_dir()
     width, height = style.size_for(detect_family(model_dir))
     images_ = rendering.render(
-        model_dir, prompt=prompt, negative_prompt=style.negative_prompt,
-        width=width, height=height, steps=steps, guidance=style.guidance,
-        seeds=seeds, adapter=adapter, progress=on_step,
+        model_dir,
+        prompt=prompt,
+        negative_prompt=style.negative_prompt,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance=style.guidance,
+        seeds=seeds,
+        adapter=adapter,
+        style_lora=style.style_lora,
+        style_lora_scale=style.style_lora_scale,
+        progress=on_step,
     )
     # Closest to the person's reference face first; candidates with no face rank last and
     # are flagged (face_found False).
@@ -75,40 +84,71 @@ def run_render(job):
         image, seed = images_[index], seeds[index]
         output_config = config
         if render.options.get("spec"):
-            result = idphoto.make_id_photo(image, render.options["spec"],
-                                           render.options["background"])
+            result = idphoto.make_id_photo(
+                image, render.options["spec"], render.options["background"]
+            )
             image = result.image
             output_config = replace(config, dpi=result.dpi)
-        _store_output(job, render, subject, image, rank, seed, distance, style, steps,
-                      output_config)
+        _store_output(
+            job, render, subject, image, rank, seed, distance, style, steps, output_config
+        )
     with transaction.atomic():
         finish(job, Job.Status.DONE)
-        audit(Action.RENDER_FINISHED, obj=render,
-              details={"style": style.slug, "outputs": len(keep), "candidates": candidates})
+        audit(
+            Action.RENDER_FINISHED,
+            obj=render,
+            details={"style": style.slug, "outputs": len(keep), "candidates": candidates},
+        )
 
 
 def _store_output(job, render, subject, image, rank, seed, distance, style, steps, config):
     watermark_id = _new_watermark_id()
     marked = apply_provenance(
-        image, render_id=watermark_id, style=style.slug, base_model=base_model_name(),
+        image,
+        render_id=watermark_id,
+        style=style.slug,
+        base_model=base_model_name(),
         config=config,
     )
-    output = Output(subject=subject, render=render, rank=rank, mime=marked.mime,
-                    width=image.width, height=image.height, seed=seed,
-                    settings={"style": style.slug, "steps": steps, "guidance": style.guidance,
-                              "options": render.options},
-                    likeness_distance=distance, face_found=distance is not None,
-                    watermark_id=watermark_id)
+    output = Output(
+        subject=subject,
+        render=render,
+        rank=rank,
+        mime=marked.mime,
+        width=image.width,
+        height=image.height,
+        seed=seed,
+        settings=_output_settings(render, style, steps),
+        likeness_distance=distance,
+        face_found=distance is not None,
+        watermark_id=watermark_id,
+    )
     output.blob = vault.put(subject, Kind.OUTPUT, output.pk, marked.data)
     try:
         with transaction.atomic():
             output.save(force_insert=True)
-            audit(Action.OUTPUT_SIGNED, obj=output,
-                  details={"watermark": marked.watermark_payload_hex, "rank": rank})
+            audit(
+                Action.OUTPUT_SIGNED,
+                obj=output,
+                details={"watermark": marked.watermark_payload_hex, "rank": rank},
+            )
     except BaseException:
         vault.destroy(output.blob)
         raise
     return output
+
+
+def _output_settings(render, style, steps):
+    """What the output was rendered with, besides its seed."""
+    recorded = {
+        "style": style.slug,
+        "steps": steps,
+        "guidance": style.guidance,
+        "options": render.options,
+    }
+    if style.style_lora is not None:
+        recorded["style_lora"] = {"file": style.style_lora.name, "scale": style.style_lora_scale}
+    return recorded
 
 
 def fail_render(job, job_status, error_code, error_message):

@@ -24,7 +24,7 @@ from .engine import faces, images
 from .engine.idphoto import BACKGROUNDS, ID_SPECS
 from .engine.styles import load_styles
 from .errors import Refused
-from .models import Clone, Job, Photo, Render, Subject
+from .models import Clone, Job, Output, Photo, Refinement, Render, Subject
 from .queue import enqueue
 from .reasons import as_dicts, describe
 from .vault import Kind
@@ -69,7 +69,8 @@ def _load_checked_image(upload):
     limit = settings.SITTER_MAX_UPLOAD_BYTES
     if getattr(upload, "too_large", False) or (upload.size or 0) > limit:
         raise images.ImageRejected(
-            images.Reason("too_large", {"bytes": upload.size, "max_bytes": limit}))
+            images.Reason("too_large", {"bytes": upload.size, "max_bytes": limit})
+        )
     upload.seek(0)
     return images.load_upload(
         upload.read(limit + 1),
@@ -79,6 +80,7 @@ def _load_checked_image(upload):
 
 
 # --- verification selfie ---
+
 
 def record_selfie(user, upload, *, method):
     """Check and store (encrypted) the descriptor of the verification selfie.
@@ -90,16 +92,16 @@ def record_selfie(user, upload, *, method):
         image = _load_checked_image(upload)
     except images.ImageRejected as rejected:
         reasons = as_dicts([rejected.reason])
-        raise Refused("selfie_rejected", reasons[0]["message"], status=422,
-                      reasons=reasons) from None
+        raise Refused(
+            "selfie_rejected", reasons[0]["message"], status=422, reasons=reasons
+        ) from None
     analysis = faces.analyse_photo(image, face_thresholds())
     if not analysis.accepted:
         reasons = as_dicts(analysis.reasons)
         raise Refused("selfie_rejected", reasons[0]["message"], status=422, reasons=reasons)
     subject = subject_for(user)
     old_blob = subject.selfie_blob
-    subject.selfie_blob = vault.put(subject, Kind.SELFIE, subject.pk,
-                                    analysis.signature.to_bytes())
+    subject.selfie_blob = vault.put(subject, Kind.SELFIE, subject.pk, analysis.signature.to_bytes())
     with transaction.atomic():
         subject.save(update_fields=["selfie_blob"])
         audit(Action.SELFIE_RECORDED, actor=user, obj=subject, details={"method": method})
@@ -109,6 +111,7 @@ def record_selfie(user, upload, *, method):
 
 
 # --- uploads ---
+
 
 @dataclass
 class UploadVerdict:
@@ -134,9 +137,11 @@ def upload_photo(user, upload, *, method):
     if not subject.selfie_blob:
         raise Refused("no_selfie", describe("no_selfie"), status=409)
     if subject.photos.count() >= settings.SITTER_MAX_PHOTOS:
-        raise Refused("too_many_photos",
-                      describe("too_many_photos", {"limit": settings.SITTER_MAX_PHOTOS}),
-                      status=409)
+        raise Refused(
+            "too_many_photos",
+            describe("too_many_photos", {"limit": settings.SITTER_MAX_PHOTOS}),
+            status=409,
+        )
     thresholds = face_thresholds()
     analysis = None
     try:
@@ -149,8 +154,12 @@ def upload_photo(user, upload, *, method):
         if analysis.accepted:
             reasons += _set_reasons(subject, analysis, thresholds)
     if reasons:
-        audit(Action.PHOTO_REJECTED, actor=user, obj=subject,
-              details={"reasons": [r.code for r in reasons], "method": method})
+        audit(
+            Action.PHOTO_REJECTED,
+            actor=user,
+            obj=subject,
+            details={"reasons": [r.code for r in reasons], "method": method},
+        )
         return UploadVerdict(accepted=False, reasons=as_dicts(reasons))
     return UploadVerdict(accepted=True, photo=_store_photo(user, subject, image, analysis, method))
 
@@ -178,12 +187,21 @@ def _store_photo(user, subject, image, analysis, method):
             locked = Subject.objects.select_for_update().get(pk=subject.pk)
             last = locked.photos.order_by("-number").values_list("number", flat=True).first()
             photo = Photo.objects.create(
-                id=photo_id, subject=locked, number=(last or 0) + 1, blob=blob,
-                signature_blob=signature_blob, width=image.width, height=image.height,
+                id=photo_id,
+                subject=locked,
+                number=(last or 0) + 1,
+                blob=blob,
+                signature_blob=signature_blob,
+                width=image.width,
+                height=image.height,
                 quality={k: round(v, 3) for k, v in asdict(analysis.quality).items()},
             )
-            audit(Action.PHOTO_ACCEPTED, actor=user, obj=photo,
-                  details={"number": photo.number, "method": method})
+            audit(
+                Action.PHOTO_ACCEPTED,
+                actor=user,
+                obj=photo,
+                details={"number": photo.number, "method": method},
+            )
     except BaseException:
         vault.destroy(blob)
         vault.destroy(signature_blob)
@@ -193,8 +211,10 @@ def _store_photo(user, subject, image, analysis, method):
 
 # --- clone ---
 
+
 def start_clone(user):
-    """Queue the training of the person's clone from their uploaded photos."""
+    """Queue the training of the person's clone from their uploaded photos, once the whole set
+    is checked against the verification selfie."""
     require(user, Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
     subject = subject_for(user)
     with transaction.atomic():
@@ -210,16 +230,79 @@ def start_clone(user):
                 % {"min": settings.SITTER_MIN_PHOTOS, "count": count},
                 status=409,
             )
-        job = Job.objects.create(subject=subject, kind=Job.Kind.TRAIN)
-        clone = Clone.objects.create(
-            subject=subject, job=job, base_model=base_model_name(), photo_count=count
+        mismatch = _set_mismatch(subject)
+        if mismatch is None:
+            job = Job.objects.create(subject=subject, kind=Job.Kind.TRAIN)
+            clone = Clone.objects.create(
+                subject=subject, job=job, base_model=base_model_name(), photo_count=count
+            )
+            audit(Action.CLONE_QUEUED, actor=user, obj=clone, details={"photos": count})
+            enqueue(job)
+            return clone
+    # Logged outside the transaction above, which stores nothing else.
+    message, details = mismatch
+    audit(Action.CLONE_REFUSED, actor=user, obj=subject, details=details)
+    raise Refused("set_mismatch", message, status=422)
+
+
+def _set_mismatch(subject):
+    """(message, audit details) when the stored photos are not all the selfie's person, else
+    None.
+
+    Each upload was matched against the selfie when it came in; this checks the set as a whole,
+    from the descriptors stored with the photos: the engine's set analysis must find one
+    person, and the consensus of the set must match the selfie. That also catches photos
+    uploaded before the selfie was replaced, or under looser thresholds.
+    """
+    thresholds = face_thresholds()
+    photos = list(subject.photos.all())
+    report = faces.analyse_set(
+        [
+            _stored_analysis(faces.FaceSignature.from_bytes(vault.read(photo.signature_blob)))
+            for photo in photos
+        ],
+        thresholds,
+    )
+    selfie = faces.FaceSignature.from_bytes(vault.read(subject.selfie_blob))
+    match = report.selfie_match(selfie.descriptor)
+    if match.matched and not report.outliers:
+        return None
+    outliers = [photos[index].number for index in report.outliers]
+    details = {"reasons": ["set_mismatch"], "photos": outliers}
+    if outliers:
+        message = _(
+            "Photos %(numbers)s show someone other than the rest of your photos, so no "
+            "clone can be made from this set. Withdraw the consent to build a clone on "
+            "“My data” to delete your photos, then upload photos of yourself only."
+        ) % {"numbers": ", ".join(f"#{number}" for number in outliers)}
+    else:
+        message = _(
+            "Your photos do not show the person in your verification selfie, so no "
+            "clone can be made from them. Withdraw the consent to build a clone on "
+            "“My data” to delete them, then upload photos of yourself only."
         )
-        audit(Action.CLONE_QUEUED, actor=user, obj=clone, details={"photos": count})
-        enqueue(job)
-    return clone
+    return message, details
+
+
+def _stored_analysis(signature):
+    """A stored photo's signature in the shape the engine's set analysis takes."""
+    return faces.PhotoAnalysis(
+        faces=1,
+        boxes=(),
+        box=None,
+        landmarks=None,
+        descriptor=signature.descriptor,
+        fingerprint=signature.fingerprint,
+        mirrored_fingerprint=signature.mirrored_fingerprint,
+        quality=None,
+        reasons=(),
+        image_size=(0, 0),
+        _image=None,
+    )
 
 
 # --- renders ---
+
 
 def _render_options(style, options):
     options = dict(options or {})
@@ -230,13 +313,14 @@ def _render_options(style, options):
     spec = options.pop("spec", style.id_photo.get("spec"))
     background = options.pop("background", style.id_photo.get("background"))
     if options:
-        raise Refused("bad_options", _("Unknown options: %(names)s.")
-                      % {"names": ", ".join(sorted(map(str, options)))})
+        raise Refused(
+            "bad_options",
+            _("Unknown options: %(names)s.") % {"names": ", ".join(sorted(map(str, options)))},
+        )
     if spec not in ID_SPECS:
         raise Refused("bad_options", _("Unknown ID photo size “%(spec)s”.") % {"spec": spec})
     if background not in BACKGROUNDS:
-        raise Refused("bad_options",
-                      _("Unknown background colour “%(bg)s”.") % {"bg": background})
+        raise Refused("bad_options", _("Unknown background colour “%(bg)s”.") % {"bg": background})
     return {"spec": spec, "background": background}
 
 
@@ -246,9 +330,11 @@ def request_render(user, style_slug, options=None):
     subject = subject_for(user)
     style = styles().get(style_slug)
     if style is None:
-        raise Refused("unknown_style",
-                      _("There is no style called “%(style)s”.") % {"style": style_slug},
-                      status=404)
+        raise Refused(
+            "unknown_style",
+            _("There is no style called “%(style)s”.") % {"style": style_slug},
+            status=404,
+        )
     options = _render_options(style, options)
     clone = subject.current_clone()
     if clone is None:
@@ -256,7 +342,11 @@ def request_render(user, style_slug, options=None):
     with transaction.atomic():
         job = Job.objects.create(subject=subject, kind=Job.Kind.RENDER)
         render = Render.objects.create(
-            subject=subject, clone=clone, job=job, style=style.slug, options=options,
+            subject=subject,
+            clone=clone,
+            job=job,
+            style=style.slug,
+            options=options,
             seed=secrets.randbelow(2**31),
         )
         audit(Action.RENDER_QUEUED, actor=user, obj=render, details={"style": style.slug})
@@ -266,6 +356,7 @@ def request_render(user, style_slug, options=None):
 
 # --- outputs ---
 
+
 def open_output(user, output):
     """A decrypting file object over one of the person's outputs; the download is logged.
 
@@ -274,3 +365,48 @@ def open_output(user, output):
     handle = vault.open_blob(output.blob)
     audit(Action.OUTPUT_DOWNLOADED, actor=user, obj=output)
     return handle
+
+
+# --- "make it look more like me" ---
+
+
+def mark_output(user, output, feedback):
+    """Record whether one of the person's outputs looks like them (``Output.Feedback``).
+
+    The mark is what a refinement trains on, hence the biometric purpose.
+    """
+    require(user, Purpose.BIOMETRIC)
+    if output.subject.user_id != user.pk:
+        raise Refused("not_found", _("There is no such portrait."), status=404)
+    if feedback not in Output.Feedback.values:
+        raise Refused("bad_feedback", _("Choose “like”, “unlike” or “none”."))
+    with transaction.atomic():
+        Output.objects.filter(pk=output.pk).update(feedback=feedback)
+        output.feedback = feedback
+        audit(Action.OUTPUT_FEEDBACK, actor=user, obj=output, details={"feedback": feedback})
+    return output
+
+
+def start_refinement(user):
+    """Queue a refinement of the person's ready clone from the portraits they marked."""
+    require(user, Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+    subject = subject_for(user)
+    with transaction.atomic():
+        Subject.objects.select_for_update().get(pk=subject.pk)
+        running = subject.refinements.filter(job__status__in=Job.ACTIVE).first()
+        if running is not None:
+            return running
+        clone = subject.current_clone()
+        if clone is None:
+            raise Refused("no_clone", _("Your clone is not ready yet."), status=409)
+        if not subject.outputs.exclude(feedback=Output.Feedback.NONE).exists():
+            raise Refused(
+                "no_feedback",
+                _("Mark at least one portrait as looking like you, or not, first."),
+                status=409,
+            )
+        job = Job.objects.create(subject=subject, kind=Job.Kind.REFINE)
+        refinement = Refinement.objects.create(subject=subject, clone=clone, job=job)
+        audit(Action.REFINE_QUEUED, actor=user, obj=refinement)
+        enqueue(job)
+    return refinement

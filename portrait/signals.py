@@ -16,9 +16,10 @@ def undo_withdrawn_purposes(sender, user, purposes, **kwargs):
     if subject is None:
         return
     if Purpose.BIOMETRIC in purposes or Purpose.KEEP_CLONE in purposes:
-        cancel_jobs(subject, [Job.Kind.TRAIN], reason="consent_withdrawn")
+        # Every kind of job builds or uses the clone that goes now.
+        cancel_jobs(subject, Job.Kind.values, reason="consent_withdrawn")
         erase_clones(subject, reason="consent_withdrawn")
     if Purpose.BIOMETRIC in purposes:
         destroy_training_data(subject, reason="consent_withdrawn")
-    if Purpose.RENDER in purposes or Purpose.KEEP_CLONE in purposes:
+    if Purpose.RENDER in purposes:
         cancel_jobs(subject, [Job.Kind.RENDER], reason="consent_withdrawn")

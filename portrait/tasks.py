@@ -23,8 +23,12 @@ class JobCancelled(Exception):
 def _start(job_id, kind, purposes, started_action, obj_of):
     """Claim the job for this attempt; None when there is nothing (left) to do."""
     with transaction.atomic():
-        job = (Job.objects.select_for_update().select_related("subject__user")
-               .filter(pk=job_id, kind=kind).first())
+        job = (
+            Job.objects.select_for_update()
+            .select_related("subject__user")
+            .filter(pk=job_id, kind=kind)
+            .first()
+        )
         if job is None or not job.is_active:
             return None
         user = job.subject.user
@@ -45,11 +49,22 @@ def _start(job_id, kind, purposes, started_action, obj_of):
 
 
 def finish(job, status, error_code="", error_message=""):
+    """Record how the job ended. A job erased meanwhile with its person has no row left to
+    record it in, and needs none."""
     job.status = status
     job.error_code = error_code
     job.error_message = error_message[:500]
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+    Job.objects.filter(pk=job.pk).update(
+        status=job.status,
+        error_code=job.error_code,
+        error_message=job.error_message,
+        finished_at=job.finished_at,
+    )
+
+
+def _erased(job):
+    return not Job.objects.filter(pk=job.pk).exists()
 
 
 def _run(job_id, kind, purposes, started_action, obj_of, run, fail):
@@ -58,10 +73,15 @@ def _run(job_id, kind, purposes, started_action, obj_of, run, fail):
         return "skipped"
     try:
         run(job)
-    except JobCancelled:
-        fail(job, Job.Status.CANCELLED, "cancelled", "")
-        return "cancelled"
     except Exception as error:
+        # Erasing a person deletes their jobs, running ones too: whatever this one stopped on
+        # (a cancellation, a row or blob gone), there is nothing left to record it against.
+        if _erased(job):
+            log.info("%s job %s stopped: its person's data was erased", kind, job.pk)
+            return "erased"
+        if isinstance(error, JobCancelled):
+            fail(job, Job.Status.CANCELLED, "cancelled", "")
+            return "cancelled"
         log.exception("%s job %s failed", kind, job.pk)
         fail(job, Job.Status.FAILED, type(error).__name__, str(error))
         return "failed"
@@ -71,12 +91,40 @@ def _run(job_id, kind, purposes, started_action, obj_of, run, fail):
 def train_clone(job_id):
     from .clone_job import fail_clone, run_training
 
-    return _run(job_id, Job.Kind.TRAIN, (Purpose.BIOMETRIC, Purpose.KEEP_CLONE),
-                Action.CLONE_STARTED, lambda job: job.clone, run_training, fail_clone)
+    return _run(
+        job_id,
+        Job.Kind.TRAIN,
+        (Purpose.BIOMETRIC, Purpose.KEEP_CLONE),
+        Action.CLONE_STARTED,
+        lambda job: job.clone,
+        run_training,
+        fail_clone,
+    )
 
 
 def render_portraits(job_id):
     from .render_job import fail_render, run_render
 
-    return _run(job_id, Job.Kind.RENDER, (Purpose.RENDER, Purpose.KEEP_CLONE),
-                Action.RENDER_STARTED, lambda job: job.render, run_render, fail_render)
+    return _run(
+        job_id,
+        Job.Kind.RENDER,
+        (Purpose.RENDER, Purpose.KEEP_CLONE),
+        Action.RENDER_STARTED,
+        lambda job: job.render,
+        run_render,
+        fail_render,
+    )
+
+
+def refine_clone(job_id):
+    from .refinement import fail_refinement, run_refinement
+
+    return _run(
+        job_id,
+        Job.Kind.REFINE,
+        (Purpose.BIOMETRIC, Purpose.KEEP_CLONE),
+        Action.REFINE_STARTED,
+        lambda job: job.refinement,
+        run_refinement,
+        fail_refinement,
+    )

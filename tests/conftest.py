@@ -53,8 +53,12 @@ def grant_all(user, policy):
     from consent import services
 
     return services.grant(
-        user, policy.purposes, policy_version=policy.version, policy_hash=policy.digest,
-        age_confirmed=True, method="web",
+        user,
+        policy.purposes,
+        policy_version=policy.version,
+        policy_hash=policy.digest,
+        age_confirmed=True,
+        method="web",
     )
 
 

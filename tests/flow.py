@@ -1,8 +1,10 @@
 """Helpers that take a test person through the flow with the real services."""
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from portrait import services
+from portrait.models import Clone, Job, Render
 from tests.conftest import face_bytes
 
 # Obama in three distinct photos, and a fourth as the selfie (faces/README.md).
@@ -23,3 +25,23 @@ def with_photos(user, names=SET):
     verdicts = [services.upload_photo(user, upload(name), method="web") for name in names]
     assert all(v.accepted for v in verdicts), [v.reasons for v in verdicts]
     return verdicts
+
+
+def finished_render(subject, clone=None):
+    """A done render of the business style by ``clone``, or by a ready clone made for it, with
+    no output yet: for tests that need the rows, not training or rendering."""
+    if clone is None:
+        clone = Clone.objects.create(
+            subject=subject,
+            job=Job.objects.create(subject=subject, kind=Job.Kind.TRAIN, status=Job.Status.DONE),
+            status=Clone.Status.READY,
+            base_model="sitter-tiny-sd15",
+            finished_at=timezone.now(),
+        )
+    return Render.objects.create(
+        subject=subject,
+        clone=clone,
+        style="business",
+        seed=1,
+        job=Job.objects.create(subject=subject, kind=Job.Kind.RENDER, status=Job.Status.DONE),
+    )

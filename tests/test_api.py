@@ -20,8 +20,9 @@ def consented_api(api, consenting_user):
 
 
 def test_token_from_username_and_password(client, user):
-    response = client.post("/api/v1/auth/token/",
-                           {"username": "ada", "password": "a-long-test-password-1"})
+    response = client.post(
+        "/api/v1/auth/token/", {"username": "ada", "password": "a-long-test-password-1"}
+    )
     assert response.status_code == 200
     assert response.json()["token"]
 
@@ -37,19 +38,31 @@ def test_policy_is_public_with_version_hash_and_purposes(client, policy):
 
 
 def test_consent_through_the_api(api, policy):
-    response = api.post("/api/v1/consents/", {
-        "policy_version": policy.version, "policy_hash": policy.digest,
-        "purposes": ["biometric"], "age_confirmed": True,
-    }, format="json")
+    response = api.post(
+        "/api/v1/consents/",
+        {
+            "policy_version": policy.version,
+            "policy_hash": policy.digest,
+            "purposes": ["biometric"],
+            "age_confirmed": True,
+        },
+        format="json",
+    )
     assert response.status_code == 201
     assert response.json()["purposes"] == ["biometric"]
 
 
 def test_consent_against_a_stale_hash_is_a_400_with_a_reason(api, policy):
-    response = api.post("/api/v1/consents/", {
-        "policy_version": policy.version, "policy_hash": "0" * 64,
-        "purposes": ["biometric"], "age_confirmed": True,
-    }, format="json")
+    response = api.post(
+        "/api/v1/consents/",
+        {
+            "policy_version": policy.version,
+            "policy_hash": "0" * 64,
+            "purposes": ["biometric"],
+            "age_confirmed": True,
+        },
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "stale_policy"
 
@@ -67,8 +80,7 @@ def test_photo_upload_without_selfie_is_409(consented_api):
 
 
 def test_selfie_then_photo_through_the_api(consented_api):
-    assert consented_api.post("/api/v1/selfie/",
-                              {"file": upload("obama_1.jpg")}).status_code == 201
+    assert consented_api.post("/api/v1/selfie/", {"file": upload("obama_1.jpg")}).status_code == 201
     response = consented_api.post("/api/v1/photos/", {"file": upload("obama_3.jpg")})
     assert response.status_code == 201
     assert response.json() == {"accepted": True, "number": 1, "reasons": []}

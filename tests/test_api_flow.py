@@ -17,17 +17,27 @@ def api(user):
     return client
 
 
-def test_consent_upload_clone_render_download(api, policy, settings, tiny_model, signing,
-                                              django_capture_on_commit_callbacks):
+def test_consent_upload_clone_render_download(
+    api, policy, settings, tiny_model, signing, django_capture_on_commit_callbacks
+):
     settings.SITTER_MIN_PHOTOS = 3
     settings.SITTER_TRAIN_STEPS = 2
     settings.SITTER_RENDER_STEPS = 2
     settings.SITTER_RENDER_CANDIDATES = 2
     policy_body = api.get("/api/v1/policy/").json()
-    assert api.post("/api/v1/consents/", {
-        "policy_version": policy_body["version"], "policy_hash": policy_body["hash"],
-        "purposes": [p["id"] for p in policy_body["purposes"]], "age_confirmed": True,
-    }, format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/v1/consents/",
+            {
+                "policy_version": policy_body["version"],
+                "policy_hash": policy_body["hash"],
+                "purposes": [p["id"] for p in policy_body["purposes"]],
+                "age_confirmed": True,
+            },
+            format="json",
+        ).status_code
+        == 201
+    )
     assert api.post("/api/v1/selfie/", {"file": upload(SELFIE)}).status_code == 201
     for name in SET:
         assert api.post("/api/v1/photos/", {"file": upload(name)}).status_code == 201
@@ -48,4 +58,3 @@ def test_consent_upload_clone_render_download(api, policy, settings, tiny_model,
     assert download["Content-Type"] == "image/jpeg"
     image = Image.open(io.BytesIO(b"".join(download.streaming_content)))
     assert image.size == (512, 640)
-

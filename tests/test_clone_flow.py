@@ -34,8 +34,9 @@ def test_training_stores_an_encrypted_adapter(ready_to_clone, django_capture_on_
     assert adapter[8:9] == b"{"  # safetensors: an 8-byte header length, then JSON
 
 
-def test_uploads_are_destroyed_once_the_clone_is_stored(ready_to_clone,
-                                                          django_capture_on_commit_callbacks):
+def test_uploads_are_destroyed_once_the_clone_is_stored(
+    ready_to_clone, django_capture_on_commit_callbacks
+):
     blobs = list(Photo.objects.values_list("blob", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         services.start_clone(ready_to_clone)
@@ -49,13 +50,15 @@ def test_uploads_are_destroyed_once_the_clone_is_stored(ready_to_clone,
 def test_training_emits_its_events_in_order(ready_to_clone, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.start_clone(ready_to_clone)
-    actions = list(AuditEvent.objects.filter(action__startswith="clone.").values_list(
-        "action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="clone.").values_list("action", flat=True)
+    )
     assert actions == [Action.CLONE_QUEUED, Action.CLONE_STARTED, Action.CLONE_FINISHED]
 
 
-def test_uploads_stay_when_training_fails(ready_to_clone, monkeypatch,
-                                          django_capture_on_commit_callbacks):
+def test_uploads_stay_when_training_fails(
+    ready_to_clone, monkeypatch, django_capture_on_commit_callbacks
+):
     import portrait.clone_job
 
     def broken(*args, **kwargs):

@@ -6,14 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 from django.conf import settings
 
 from tests.conftest import FACES, REPO_ROOT
 from tests.flow import SELFIE, SET
+from tests.scratch_database import scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -21,24 +20,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def database_url(tmp_path):
     """A database of the test's own: the workers are separate processes."""
-    default = settings.DATABASES["default"]
-    if default["ENGINE"] != "django.db.backends.postgresql":
-        yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-        return
-    name = f"sitter_e2e_{uuid.uuid4().hex[:8]}"
-    server = dict(host=default["HOST"], port=default["PORT"] or 5432, user=default["USER"],
-                  password=default["PASSWORD"] or None, dbname="postgres", autocommit=True)
-    with psycopg.connect(**server) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    port = server["port"]
-    yield f"postgres://{default['USER']}@{default['HOST']}:{port}/{name}"
-    with psycopg.connect(**server) as connection:
-        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_database(
+        settings.DATABASES["default"], "sitter_e2e", tmp_path / "e2e.sqlite3"
+    ) as url:
+        yield url
 
 
 def manage(*args, env, timeout=600):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_demo_trains_and_renders_through_real_workers(tmp_path, database_url):
@@ -46,17 +42,35 @@ def test_demo_trains_and_renders_through_real_workers(tmp_path, database_url):
     photos.mkdir()
     for name in SET:
         shutil.copy(FACES / name, photos / name)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "SITTER_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
-           "SITTER_QUEUE_SYNC": "0", "SITTER_MIN_PHOTOS": "3", "SITTER_TRAIN_STEPS": "6",
-           "SITTER_RENDER_STEPS": "2", "SITTER_RENDER_CANDIDATES": "2"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SITTER_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "SITTER_QUEUE_SYNC": "0",
+        "SITTER_MIN_PHOTOS": "3",
+        "SITTER_TRAIN_STEPS": "6",
+        "SITTER_RENDER_STEPS": "2",
+        "SITTER_RENDER_CANDIDATES": "2",
+    }
     for command in (["migrate", "--noinput"], ["sitter_setup"]):
         done = manage(*command, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
 
-    done = manage("sitter_demo", "--photos", str(photos), "--selfie", str(FACES / SELFIE),
-                  "--out", str(tmp_path / "out"), "--json", "--timeout", "300", env=env,
-                  timeout=900)
+    done = manage(
+        "sitter_demo",
+        "--photos",
+        str(photos),
+        "--selfie",
+        str(FACES / SELFIE),
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "--timeout",
+        "300",
+        env=env,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -20,16 +20,29 @@ def test_welcome_page_for_visitors(client, db):
 
 
 def test_signup_logs_in_and_asks_for_consent(client, db, policy):
-    response = client.post(reverse("signup"), {
-        "username": "carla", "password1": "a-long-test-password-9",
-        "password2": "a-long-test-password-9",
-    })
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "carla",
+            "password1": "a-long-test-password-9",
+            "password2": "a-long-test-password-9",
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("consent:give")
 
 
-@pytest.mark.parametrize("name", ["portrait:photos", "portrait:clone", "portrait:styles",
-                                  "portrait:gallery", "portrait:my_data", "consent:give"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "portrait:photos",
+        "portrait:clone",
+        "portrait:styles",
+        "portrait:gallery",
+        "portrait:my_data",
+        "consent:give",
+    ],
+)
 def test_pages_need_login(client, db, name):
     response = client.get(reverse(name))
     assert response.status_code == 302
@@ -47,11 +60,16 @@ def test_consent_page_shows_the_policy_with_unticked_boxes(client, user, policy)
 
 def test_consent_form_records_each_purpose_and_the_selfie(client, user, policy):
     client.force_login(user)
-    response = client.post(reverse("consent:give"), {
-        "policy_version": policy.version, "policy_hash": policy.digest,
-        "biometric": "on", "age_confirmed": "on",
-        "selfie": upload("obama_1.jpg"),
-    })
+    response = client.post(
+        reverse("consent:give"),
+        {
+            "policy_version": policy.version,
+            "policy_hash": policy.digest,
+            "biometric": "on",
+            "age_confirmed": "on",
+            "selfie": upload("obama_1.jpg"),
+        },
+    )
     assert response.status_code == 302
     record = ConsentRecord.objects.get(user=user)
     assert record.purposes == ["biometric"]
@@ -60,10 +78,15 @@ def test_consent_form_records_each_purpose_and_the_selfie(client, user, policy):
 
 def test_consent_form_without_age_confirmation_stores_nothing(client, user, policy):
     client.force_login(user)
-    response = client.post(reverse("consent:give"), {
-        "policy_version": policy.version, "policy_hash": policy.digest,
-        "biometric": "on", "selfie": upload("obama_1.jpg"),
-    })
+    response = client.post(
+        reverse("consent:give"),
+        {
+            "policy_version": policy.version,
+            "policy_hash": policy.digest,
+            "biometric": "on",
+            "selfie": upload("obama_1.jpg"),
+        },
+    )
     assert response.status_code == 400
     assert not ConsentRecord.objects.exists()
 
@@ -76,9 +99,12 @@ def test_upload_page_without_consent_sends_to_consent(client, user, policy):
 
 def test_upload_page_checks_several_files_at_once(logged_in, consenting_user):
     with_selfie(consenting_user)
-    response = logged_in.post(reverse("portrait:photos"), {
-        "photos": [upload("obama_3.jpg"), upload("biden_1.jpg")],
-    })
+    response = logged_in.post(
+        reverse("portrait:photos"),
+        {
+            "photos": [upload("obama_3.jpg"), upload("biden_1.jpg")],
+        },
+    )
     assert response.status_code == 200
     assert b"Photo #1 accepted" in response.content
     assert b"does not match your verification selfie" in response.content
@@ -87,8 +113,9 @@ def test_upload_page_checks_several_files_at_once(logged_in, consenting_user):
 
 def test_upload_page_with_only_refused_files_answers_422(logged_in, consenting_user):
     with_selfie(consenting_user)
-    response = logged_in.post(reverse("portrait:photos"),
-                              {"photos": [upload("x.jpg", b"%PDF-1.4 not a photo")]})
+    response = logged_in.post(
+        reverse("portrait:photos"), {"photos": [upload("x.jpg", b"%PDF-1.4 not a photo")]}
+    )
     assert response.status_code == 422
     assert not Photo.objects.exists()
 

@@ -64,8 +64,12 @@ def test_render_records_seed_and_settings(cloned, django_capture_on_commit_callb
 
 
 def test_id_photo_has_the_spec_size_and_background(cloned, django_capture_on_commit_callbacks):
-    rendered = render(cloned, "id_photo", {"spec": "us_passport", "background": "blue"},
-                      capture=django_capture_on_commit_callbacks)
+    rendered = render(
+        cloned,
+        "id_photo",
+        {"spec": "us_passport", "background": "blue"},
+        capture=django_capture_on_commit_callbacks,
+    )
     output = rendered.outputs.first()
     image = Image.open(io.BytesIO(vault.read(output.blob)))
     assert image.size == (600, 600)
@@ -79,13 +83,18 @@ def test_id_photo_has_the_spec_size_and_background(cloned, django_capture_on_com
 def test_render_events_are_logged(cloned, django_capture_on_commit_callbacks):
     render(cloned, "business", capture=django_capture_on_commit_callbacks)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {Action.RENDER_QUEUED, Action.RENDER_STARTED, Action.OUTPUT_SIGNED,
-            Action.RENDER_FINISHED} <= actions
+    assert {
+        Action.RENDER_QUEUED,
+        Action.RENDER_STARTED,
+        Action.OUTPUT_SIGNED,
+        Action.RENDER_FINISHED,
+    } <= actions
     assert Output.objects.count() == 2
 
 
-def test_outputs_are_served_to_their_owner_only(cloned, other_user, client,
-                                                django_capture_on_commit_callbacks):
+def test_outputs_are_served_to_their_owner_only(
+    cloned, other_user, client, django_capture_on_commit_callbacks
+):
     from django.urls import reverse
 
     output = render(cloned, "business", capture=django_capture_on_commit_callbacks).outputs.first()

@@ -27,3 +27,15 @@ def test_broken_operator_style_fails_the_checks(settings, tmp_path, fresh_styles
 
 def test_default_settings_pass_the_checks(fresh_styles):
     call_command("check")
+
+
+def test_unknown_label_corner_fails_the_checks(settings):
+    settings.SITTER_LABEL_POSITION = "middle"
+    with pytest.raises(SystemCheckError, match="SITTER_LABEL_POSITION"):
+        call_command("check")
+
+
+def test_negative_training_steps_fail_the_checks(settings):
+    settings.SITTER_TRAIN_STEPS = -5
+    with pytest.raises(SystemCheckError, match="SITTER_TRAIN_STEPS"):
+        call_command("check")

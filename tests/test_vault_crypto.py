@@ -11,12 +11,15 @@ from portrait.vault.crypto import (
     BlobHeader,
     BlobTampered,
     BlobTruncated,
+    DecryptingReader,
     EncryptingReader,
     KekWrong,
     NotAVaultBlob,
     decrypt_bytes,
     encrypt_bytes,
     new_data_key,
+    plaintext_size,
+    read_header,
     unwrap_key,
     wrap_key,
 )
@@ -87,8 +90,12 @@ def test_blob_of_another_kind_fails():
 def test_reordered_segments_are_detected():
     blob = encrypt(bytes(range(256)) * 12)
     first, second = segment_bounds(blob, 0), segment_bounds(blob, 1)
-    swapped = (blob[: first[0]] + blob[second[0]: second[1]] + blob[first[0]: first[1]]
-               + blob[second[1]:])
+    swapped = (
+        blob[: first[0]]
+        + blob[second[0] : second[1]]
+        + blob[first[0] : first[1]]
+        + blob[second[1] :]
+    )
     with pytest.raises(BlobTampered):
         decrypt_bytes(swapped, KEY, CONTEXT)
 
@@ -146,3 +153,20 @@ def test_data_key_unwraps_only_for_its_owner_and_kek():
         unwrap_key(new_data_key(), wrapped, KEY_ID, "owner-a")
     with pytest.raises(KekWrong):
         unwrap_key(kek, wrapped, KEY_ID, "owner-b")
+
+
+def test_a_failed_stream_keeps_failing_instead_of_ending():
+    blob = bytearray(encrypt(bytes(range(256)) * 12))
+    start, _end = segment_bounds(blob, 1)
+    blob[start + NONCE_SIZE] ^= 1
+    stream = io.BytesIO(bytes(blob))
+    reader = DecryptingReader(stream, KEY, read_header(stream), CONTEXT)
+    assert reader.read(SEGMENT) == (bytes(range(256)) * 12)[:SEGMENT]
+    for _attempt in range(2):
+        with pytest.raises(BlobTampered):
+            reader.read(SEGMENT)
+
+
+@pytest.mark.parametrize("size", [0, 1, SEGMENT, 3 * SEGMENT, 3 * SEGMENT + 1])
+def test_plaintext_size_follows_from_the_ciphertext_size(size):
+    assert plaintext_size(len(encrypt(b"p" * size)), SEGMENT) == size

@@ -1,5 +1,7 @@
 import base64
 import hashlib
+import io
+import os
 import uuid
 from pathlib import Path
 
@@ -8,6 +10,7 @@ import pytest
 from portrait import vault
 from portrait.models import DataKey, Subject
 from portrait.vault import Kind
+from portrait.vault.crypto import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, NONCE_SIZE, TAG_SIZE
 
 
 @pytest.fixture
@@ -87,9 +90,11 @@ def test_tampered_stored_blob_is_detected(subject):
 
 
 def test_truncated_stored_blob_is_detected(subject):
-    name = vault.put(subject, Kind.OUTPUT, uuid.uuid4(), b"y" * (200 * 1024))
+    name = vault.put(subject, Kind.OUTPUT, uuid.uuid4(), b"y" * (3 * DEFAULT_SEGMENT_SIZE))
     path = Path(vault.storage.inner.path(name))
-    path.write_bytes(path.read_bytes()[: 42 + 12 + 65536 + 16])
+    path.write_bytes(
+        path.read_bytes()[: HEADER_SIZE + NONCE_SIZE + DEFAULT_SEGMENT_SIZE + TAG_SIZE]
+    )
     with pytest.raises(vault.BlobTruncated):
         vault.read(name)
 
@@ -106,4 +111,71 @@ def test_erased_data_key_makes_copies_unreadable(subject):
     name = vault.put(subject, Kind.PHOTO, uuid.uuid4(), b"x")
     DataKey.objects.filter(subject=subject).delete()
     with pytest.raises(vault.KeyDestroyed):
+        vault.read(name)
+
+
+def test_any_storage_backend_holds_only_ciphertext(subject, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "ciphertext": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    name = vault.put(subject, Kind.PHOTO, uuid.uuid4(), b"\xff\xd8\xff\xe0JFIF" * 100)
+    assert inner_bytes(name).startswith(b"SITV")
+    assert b"JFIF" not in inner_bytes(name)
+    assert vault.read(name) == b"\xff\xd8\xff\xe0JFIF" * 100
+
+
+class Unseekable(io.RawIOBase):
+    """A stream that can only be read forward, like a socket or a pipe."""
+
+    def __init__(self, data):
+        self.source = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self.source.readinto(buffer)
+
+
+def test_a_stream_that_cannot_seek_is_stored(subject):
+    data = bytes(range(256)) * 5000
+    name = vault.put(subject, Kind.CHECKPOINT, uuid.uuid4(), Unseekable(data))
+    assert vault.read(name) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, DEFAULT_SEGMENT_SIZE, 2 * DEFAULT_SEGMENT_SIZE + 5])
+def test_size_is_the_plaintext_size(subject, size):
+    name = vault.put(subject, Kind.OUTPUT, uuid.uuid4(), b"s" * size)
+    assert vault.storage.size(name) == size
+
+
+def test_a_large_blob_streams_out_segment_by_segment(subject):
+    data = os.urandom(3 * DEFAULT_SEGMENT_SIZE)
+    name = vault.put(subject, Kind.ADAPTER, uuid.uuid4(), data)
+    with vault.open_blob(name) as handle:
+        chunks = list(handle.chunks())
+    assert [len(chunk) for chunk in chunks] == [DEFAULT_SEGMENT_SIZE] * 3
+    assert b"".join(chunks) == data
+
+
+def test_a_stored_blob_is_flushed_to_disk_before_put_returns(subject, monkeypatch):
+    flushed = []
+    real_open = os.open
+
+    def recording_open(path, *args, **kwargs):
+        flushed.append(Path(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    name = vault.put(subject, Kind.ADAPTER, uuid.uuid4(), b"weights")
+    root = Path(vault.storage.inner.path(""))
+    path = Path(vault.storage.inner.path(name))
+    assert flushed[-5:] == [path, path.parent, path.parent.parent, path.parent.parent.parent, root]
+
+
+def test_reading_a_blob_of_an_erased_person_is_key_destroyed(subject):
+    name = vault.put(subject, Kind.PHOTO, uuid.uuid4(), b"x")
+    Subject.objects.filter(pk=subject.pk).delete()
+    with pytest.raises(vault.KeyDestroyed, match="erased"):
         vault.read(name)

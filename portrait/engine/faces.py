@@ -380,8 +380,12 @@ def analyse_set(
         if not analysis.accepted:
             continue
         original = next(
-            (k for k in kept if analyses[k].signature.is_near_duplicate(analysis.signature,
-                                                                     thresholds)), None
+            (
+                k
+                for k in kept
+                if analyses[k].signature.is_near_duplicate(analysis.signature, thresholds)
+            ),
+            None,
         )
         if original is None:
             kept.append(index)

@@ -114,13 +114,22 @@ def load_pipeline(model_dir, device=None, dtype=None):
     if detect_family(model_dir) == SDXL:
         # The pipeline's own invisible watermark is off: provenance marks outputs itself.
         pipe = StableDiffusionXLPipeline.from_pretrained(
-            model_dir, dtype=dtype, local_files_only=True, add_watermarker=False,
-            image_encoder=None, feature_extractor=None,
+            model_dir,
+            dtype=dtype,
+            local_files_only=True,
+            add_watermarker=False,
+            image_encoder=None,
+            feature_extractor=None,
         )
     else:
         pipe = StableDiffusionPipeline.from_pretrained(
-            model_dir, dtype=dtype, local_files_only=True, safety_checker=None,
-            feature_extractor=None, image_encoder=None, requires_safety_checker=False,
+            model_dir,
+            dtype=dtype,
+            local_files_only=True,
+            safety_checker=None,
+            feature_extractor=None,
+            image_encoder=None,
+            requires_safety_checker=False,
         )
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(
         pipe.scheduler.config, algorithm_type="dpmsolver++", use_karras_sigmas=True

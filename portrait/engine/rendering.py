@@ -59,8 +59,12 @@ def render(
 
     with swapped_in(pipe, adapter, adapter_scale, style_lora, style_lora_scale):
         return pipe(
-            prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
-            num_inference_steps=steps, guidance_scale=guidance,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            width=width,
+            height=height,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
             num_images_per_prompt=len(seeds),
             generator=[torch.Generator().manual_seed(int(seed)) for seed in seeds],
             callback_on_step_end=on_step_end if progress is not None else None,
@@ -78,8 +82,11 @@ def swapped_in(pipe, adapter=None, adapter_scale=1.0, style_lora=None, style_lor
             names.append(PERSON_ADAPTER)
             scales.append(adapter_scale)
         if style_lora is not None:
-            state = (safetensors.torch.load(style_lora) if isinstance(style_lora, bytes)
-                     else safetensors.torch.load_file(style_lora))
+            state = (
+                safetensors.torch.load(style_lora)
+                if isinstance(style_lora, bytes)
+                else safetensors.torch.load_file(style_lora)
+            )
             pipe.load_lora_weights(state, adapter_name=STYLE_ADAPTER)
             names.append(STYLE_ADAPTER)
             scales.append(style_lora_scale)

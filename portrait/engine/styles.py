@@ -106,8 +106,21 @@ def load_style(path):
 
 
 class _Validator:
-    _FIELDS = {"slug", "name", "description", "prompt", "negative_prompt", "width", "height",
-               "steps", "guidance", "candidates", "style_lora", "style_lora_scale", "id_photo"}
+    _FIELDS = {
+        "slug",
+        "name",
+        "description",
+        "prompt",
+        "negative_prompt",
+        "width",
+        "height",
+        "steps",
+        "guidance",
+        "candidates",
+        "style_lora",
+        "style_lora_scale",
+        "id_photo",
+    }
 
     def __init__(self, path, data):
         self.path = path
@@ -193,7 +206,6 @@ class _Validator:
             guidance=self.number("guidance", 0.0, 30.0),
             candidates=self.integer("candidates", 1, 16),
             style_lora=self.style_lora(),
-            style_lora_scale=self.number("style_lora_scale", 0.0, 2.0, required=False,
-                                         default=1.0),
+            style_lora_scale=self.number("style_lora_scale", 0.0, 2.0, required=False, default=1.0),
             id_photo=self.id_photo(),
         )

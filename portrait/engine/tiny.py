@@ -34,34 +34,87 @@ END_OF_WORD = "</w>"
 # Words merged into single tokens so that style prompts fit CLIP's 77-token window; any other
 # text still tokenizes, one byte per token.
 _COMMON_WORDS = (
-    "a", "an", "the", "of", "in", "on", "with", "and", "photo", "portrait", "ohwx", "person",
-    "man", "woman", "face", "light", "lighting", "soft", "background", "studio", "style",
-    "detailed", "high", "quality", "sharp", "focus", "wearing", "traditional", "dress",
-    "blurry", "low", "ugly", "deformed", "bad", "anatomy", "watermark", "text",
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "with",
+    "and",
+    "photo",
+    "portrait",
+    "ohwx",
+    "person",
+    "man",
+    "woman",
+    "face",
+    "light",
+    "lighting",
+    "soft",
+    "background",
+    "studio",
+    "style",
+    "detailed",
+    "high",
+    "quality",
+    "sharp",
+    "focus",
+    "wearing",
+    "traditional",
+    "dress",
+    "blurry",
+    "low",
+    "ugly",
+    "deformed",
+    "bad",
+    "anatomy",
+    "watermark",
+    "text",
 )
 
 # The usual 8x VAE (four blocks, three downsamples) and SD's latent scaling, with tiny widths.
 _VAE = dict(
-    in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8, 16, 16),
-    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-    layers_per_block=1, norm_num_groups=4, sample_size=512,
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    block_out_channels=(8, 8, 16, 16),
+    down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4,
+    layers_per_block=1,
+    norm_num_groups=4,
+    sample_size=512,
 )
 _UNET = dict(
-    in_channels=4, out_channels=4, sample_size=64, layers_per_block=1,
-    block_out_channels=(16, 32), norm_num_groups=8,
+    in_channels=4,
+    out_channels=4,
+    sample_size=64,
+    layers_per_block=1,
+    block_out_channels=(16, 32),
+    norm_num_groups=8,
     # Attention only at the lower resolution keeps a 512 px render cheap (32x32 tokens).
     down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
     up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
     attention_head_dim=4,
 )
 _TEXT = dict(
-    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-    max_position_embeddings=77, projection_dim=32, hidden_act="quick_gelu",
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=77,
+    projection_dim=32,
+    hidden_act="quick_gelu",
 )
 # SD 1.5's real architecture: UNet of 860M parameters, VAE of 84M, CLIP ViT-L/14 text encoder.
 _FULL_SD15_UNET = dict(
-    in_channels=4, out_channels=4, sample_size=64, layers_per_block=2,
-    block_out_channels=(320, 640, 1280, 1280), norm_num_groups=32, attention_head_dim=8,
+    in_channels=4,
+    out_channels=4,
+    sample_size=64,
+    layers_per_block=2,
+    block_out_channels=(320, 640, 1280, 1280),
+    norm_num_groups=32,
+    attention_head_dim=8,
     down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
     up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
 )
@@ -69,20 +122,32 @@ _FULL_SD15_VAE = dict(
     _VAE, block_out_channels=(128, 256, 512, 512), layers_per_block=2, norm_num_groups=32
 )
 _FULL_SD15_TEXT = dict(
-    hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-    max_position_embeddings=77, projection_dim=768, hidden_act="quick_gelu",
+    hidden_size=768,
+    intermediate_size=3072,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    max_position_embeddings=77,
+    projection_dim=768,
+    hidden_act="quick_gelu",
 )
 # Stable Diffusion's training noise schedule; the pipeline loader picks the sampler.
 _SCHEDULER = dict(
-    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-    prediction_type="epsilon", steps_offset=1,
+    num_train_timesteps=1000,
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    prediction_type="epsilon",
+    steps_offset=1,
 )
 
 
 def _byte_alphabet():
     """GPT-2/CLIP's byte-to-unicode table: 256 printable characters, one per byte."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars, extra = [], 0
     for byte in range(256):
         if byte in printable:
@@ -114,8 +179,11 @@ def _tokenizer():
 
 def _text_config(tokenizer, settings=_TEXT):
     return CLIPTextConfig(
-        **settings, vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        **settings,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
 
 
@@ -127,7 +195,9 @@ def _sd15_pipeline(unet=_UNET, vae=_VAE, text=_TEXT):
         tokenizer=tokenizer,
         unet=UNet2DConditionModel(**unet, cross_attention_dim=text["hidden_size"]),
         scheduler=DPMSolverMultistepScheduler(**_SCHEDULER),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 
@@ -143,16 +213,21 @@ def _sdxl_pipeline():
         **_UNET,
         # SDXL conditions on both encoders' hidden states side by side, plus the pooled
         # projection of the second and six size/crop numbers ("text_time" embedding).
-        cross_attention_dim=2 * _TEXT["hidden_size"], use_linear_projection=True,
-        transformer_layers_per_block=(1, 2), addition_embed_type="text_time",
+        cross_attention_dim=2 * _TEXT["hidden_size"],
+        use_linear_projection=True,
+        transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time",
         addition_time_embed_dim=time_embed_dim,
         projection_class_embeddings_input_dim=6 * time_embed_dim + _TEXT["projection_dim"],
     )
     return StableDiffusionXLPipeline(
         vae=AutoencoderKL(**_VAE, scaling_factor=0.13025),
         text_encoder=CLIPTextModel(_text_config(tokenizer)),
-        text_encoder_2=text_encoder_2, tokenizer=tokenizer, tokenizer_2=_tokenizer(),
-        unet=unet, scheduler=DPMSolverMultistepScheduler(**_SCHEDULER),
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=_tokenizer(),
+        unet=unet,
+        scheduler=DPMSolverMultistepScheduler(**_SCHEDULER),
         add_watermarker=False,
     )
 

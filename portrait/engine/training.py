@@ -166,19 +166,30 @@ def train_lora(
     samples += [_Sample(image, 1, config.negative_weight) for image in negative_images]
     pixels = np.stack([square_crop(sample.image, config.resolution) for sample in samples])
     digest = _data_digest(pixels, samples, config)
-    cache = _encode_inputs(model_dir, family, pixels, [caption(config), class_caption(config)],
-                           config.resolution, device, weight_dtype)
+    cache = _encode_inputs(
+        model_dir,
+        family,
+        pixels,
+        [caption(config), class_caption(config)],
+        config.resolution,
+        device,
+        weight_dtype,
+    )
     weights = torch.tensor([sample.weight for sample in samples], device=device)
     caption_indices = torch.tensor([sample.caption_index for sample in samples], device=device)
 
     unet, params = _lora_unet(model_dir, config, device, weight_dtype, init_adapter)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(
-        params, lr=config.learning_rate, weight_decay=config.adam_weight_decay,
+        params,
+        lr=config.learning_rate,
+        weight_decay=config.adam_weight_decay,
         fused=device.type == "cuda",
     )
     lr_scheduler = get_scheduler(
-        config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps,
+        config.lr_scheduler,
+        optimizer,
+        num_warmup_steps=config.lr_warmup_steps,
         num_training_steps=config.steps,
     )
     scaler = torch.amp.GradScaler(device.type, enabled=weight_dtype == torch.float16)
@@ -196,14 +207,15 @@ def train_lora(
     for step in range(start, config.steps):
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled(step)
-        batch = order[step * config.batch_size:(step + 1) * config.batch_size].to(device)
+        batch = order[step * config.batch_size : (step + 1) * config.batch_size].to(device)
         shape = cache.latent_mean[batch].shape
         # Sample the latent distribution anew each step, as re-encoding would.
         latent_noise = torch.randn(shape, generator=generator).to(device)
         noise = torch.randn(shape, generator=generator).to(device)
-        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps,
-                                  (shape[0],), generator=generator).to(device)
-        latents = (cache.latent_mean[batch] + cache.latent_std[batch] * latent_noise)
+        timesteps = torch.randint(
+            0, noise_scheduler.config.num_train_timesteps, (shape[0],), generator=generator
+        ).to(device)
+        latents = cache.latent_mean[batch] + cache.latent_std[batch] * latent_noise
         latents = latents * cache.scaling_factor
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
         if noise_scheduler.config.prediction_type == "v_prediction":
@@ -213,8 +225,9 @@ def train_lora(
         # No autocast: the frozen base already runs in `weight_dtype` and peft computes the fp32
         # LoRA branch in fp32. Autocast's per-op casts cost more than they save here, since a
         # batch-1 step is bound by per-op overhead (H200: 6.7 steps/s without, 5.4 with).
-        prediction = unet(noisy.to(weight_dtype), timesteps,
-                          **cache.conditioning(caption_indices[batch])).sample
+        prediction = unet(
+            noisy.to(weight_dtype), timesteps, **cache.conditioning(caption_indices[batch])
+        ).sample
         per_sample = F.mse_loss(prediction.float(), target.float(), reduction="none")
         loss = (per_sample.mean(dim=(1, 2, 3)) * weights[batch]).mean()
         scaler.scale(loss).backward()
@@ -230,13 +243,20 @@ def train_lora(
             progress(done, config.steps, losses[-1])
         checkpoint_due = done % config.checkpoint_every == 0 and done < config.steps
         if on_checkpoint is not None and checkpoint_due:
-            on_checkpoint(_checkpoint_bytes(config, digest, done, losses, unet, optimizer,
-                                            lr_scheduler, scaler, generator), done)
+            on_checkpoint(
+                _checkpoint_bytes(
+                    config, digest, done, losses, unet, optimizer, lr_scheduler, scaler, generator
+                ),
+                done,
+            )
 
     return TrainingResult(
-        adapter=_adapter_bytes(unet, config), steps=config.steps,
-        seconds=time.perf_counter() - started, final_loss=losses[-1],
-        losses=losses, config=asdict(config),
+        adapter=_adapter_bytes(unet, config),
+        steps=config.steps,
+        seconds=time.perf_counter() - started,
+        final_loss=losses[-1],
+        losses=losses,
+        config=asdict(config),
     )
 
 
@@ -249,10 +269,14 @@ def _lora_unet(model_dir, config, device, weight_dtype, init_adapter):
     # The initial LoRA weights come from the run's seed, not from the process's global RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        unet.add_adapter(LoraConfig(
-            r=config.rank, lora_alpha=config.alpha, init_lora_weights="gaussian",
-            target_modules=list(LORA_TARGET_MODULES),
-        ))
+        unet.add_adapter(
+            LoraConfig(
+                r=config.rank,
+                lora_alpha=config.alpha,
+                init_lora_weights="gaussian",
+                target_modules=list(LORA_TARGET_MODULES),
+            )
+        )
     # Master weights of the LoRA stay fp32 even when the frozen base runs in half precision
     # (cast before an init adapter is loaded into them, which would otherwise be rounded).
     params = [param for param in unet.parameters() if param.requires_grad]
@@ -272,15 +296,18 @@ def _weight_dtype(mixed_precision, device):
     try:
         return _PRECISIONS[mixed_precision]
     except KeyError:
-        raise ValueError(f"mixed_precision must be 'auto' or one of {sorted(_PRECISIONS)}, "
-                         f"not {mixed_precision!r}") from None
+        raise ValueError(
+            f"mixed_precision must be 'auto' or one of {sorted(_PRECISIONS)}, "
+            f"not {mixed_precision!r}"
+        ) from None
 
 
 def square_crop(image, resolution):
     """The image as the trainer sees it: scaled to cover a square of `resolution` px, centre
     cropped (faces arrive centred), RGB uint8 array of shape (resolution, resolution, 3)."""
-    square = ImageOps.fit(image.convert("RGB"), (resolution, resolution),
-                          method=Image.Resampling.BICUBIC)
+    square = ImageOps.fit(
+        image.convert("RGB"), (resolution, resolution), method=Image.Resampling.BICUBIC
+    )
     return np.asarray(square, dtype=np.uint8)
 
 
@@ -326,8 +353,9 @@ def _encode_inputs(model_dir, family, pixels, captions, resolution, device, dtyp
     """Run the VAE over the images and the text encoder(s) over the captions, once; the encoders
     are freed afterwards. They run in fp32 whatever the checkpoint's dtype: it is cheap once,
     and the SDXL VAE overflows in fp16."""
-    vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae", local_files_only=True,
-                                        dtype=torch.float32)
+    vae = AutoencoderKL.from_pretrained(
+        model_dir, subfolder="vae", local_files_only=True, dtype=torch.float32
+    )
     vae.to(device).eval()
     means, stds = [], []
     for chunk in np.array_split(pixels, math.ceil(len(pixels) / 4)):
@@ -343,13 +371,23 @@ def _encode_inputs(model_dir, family, pixels, captions, resolution, device, dtyp
         encoders.append(("tokenizer_2", "text_encoder_2", CLIPTextModelWithProjection))
     hidden, pooled = [], None
     for tokenizer_folder, encoder_folder, encoder_class in encoders:
-        tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder=tokenizer_folder,
-                                                  local_files_only=True)
-        encoder = encoder_class.from_pretrained(
-            model_dir, subfolder=encoder_folder, local_files_only=True, dtype=torch.float32
-        ).to(device).eval()
-        ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length,
-                        truncation=True, return_tensors="pt").input_ids.to(device)
+        tokenizer = CLIPTokenizer.from_pretrained(
+            model_dir, subfolder=tokenizer_folder, local_files_only=True
+        )
+        encoder = (
+            encoder_class.from_pretrained(
+                model_dir, subfolder=encoder_folder, local_files_only=True, dtype=torch.float32
+            )
+            .to(device)
+            .eval()
+        )
+        ids = tokenizer(
+            captions,
+            padding="max_length",
+            max_length=tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(device)
         output = encoder(ids, output_hidden_states=True)
         if family == SDXL:
             # SDXL conditions on the penultimate layer of both encoders, side by side, and on
@@ -364,12 +402,16 @@ def _encode_inputs(model_dir, family, pixels, captions, resolution, device, dtyp
     if family == SDXL:
         # (original size, crop top-left, target size): centred crops at the training size,
         # the same conditioning the pipeline uses when rendering.
-        time_ids = torch.tensor([[resolution, resolution, 0, 0, resolution, resolution]],
-                                dtype=dtype, device=device)
+        time_ids = torch.tensor(
+            [[resolution, resolution, 0, 0, resolution, resolution]], dtype=dtype, device=device
+        )
         pooled = pooled.to(dtype)
     return _InputCache(
-        latent_mean=torch.cat(means), latent_std=torch.cat(stds), scaling_factor=scaling_factor,
-        prompt_embeds=torch.cat(hidden, dim=-1).to(dtype), pooled_embeds=pooled,
+        latent_mean=torch.cat(means),
+        latent_std=torch.cat(stds),
+        scaling_factor=scaling_factor,
+        prompt_embeds=torch.cat(hidden, dim=-1).to(dtype),
+        pooled_embeds=pooled,
         time_ids=time_ids,
     )
 
@@ -388,7 +430,10 @@ def _adapter_bytes(unet, config):
     scale = _lora_scale(config)
     tensors = {
         f"unet.{key}": (value * scale if key.endswith("lora.up.weight") else value)
-        .detach().float().cpu().contiguous()
+        .detach()
+        .float()
+        .cpu()
+        .contiguous()
         for key, value in state.items()
     }
     return safetensors.torch.save(tensors)
@@ -413,22 +458,27 @@ def _load_adapter_into(unet, adapter, config):
         raise ValueError(f"init_adapter does not fit this model: {result.unexpected_keys[:3]}")
 
 
-def _checkpoint_bytes(config, digest, step, losses, unet, optimizer, lr_scheduler, scaler,
-                      generator):
+def _checkpoint_bytes(
+    config, digest, step, losses, unet, optimizer, lr_scheduler, scaler, generator
+):
     buffer = io.BytesIO()
-    torch.save({
-        "format": CHECKPOINT_FORMAT,
-        "config": asdict(config),
-        "data_digest": digest,
-        "step": step,
-        "losses": list(losses),
-        "lora": {key: value.detach().cpu() for key, value in
-                 get_peft_model_state_dict(unet).items()},
-        "optimizer": optimizer.state_dict(),
-        "lr_scheduler": lr_scheduler.state_dict(),
-        "grad_scaler": scaler.state_dict(),
-        "rng": generator.get_state(),
-    }, buffer)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(config),
+            "data_digest": digest,
+            "step": step,
+            "losses": list(losses),
+            "lora": {
+                key: value.detach().cpu() for key, value in get_peft_model_state_dict(unet).items()
+            },
+            "optimizer": optimizer.state_dict(),
+            "lr_scheduler": lr_scheduler.state_dict(),
+            "grad_scaler": scaler.state_dict(),
+            "rng": generator.get_state(),
+        },
+        buffer,
+    )
     return buffer.getvalue()
 
 
@@ -438,8 +488,11 @@ def _restore_checkpoint(data, config, digest, unet, optimizer, lr_scheduler, sca
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError("resume: not a training checkpoint of this version")
     saved, current = state["config"], asdict(config)
-    changed = sorted(name for name in (f.name for f in fields(TrainingConfig))
-                     if name not in _RESUMABLE_CHANGES and saved.get(name) != current[name])
+    changed = sorted(
+        name
+        for name in (f.name for f in fields(TrainingConfig))
+        if name not in _RESUMABLE_CHANGES and saved.get(name) != current[name]
+    )
     if changed:
         raise ValueError(f"resume: the checkpoint was made with other settings: {changed}")
     if state["data_digest"] != digest:

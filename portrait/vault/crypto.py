@@ -23,13 +23,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 MAGIC = b"SITV"
 FORMAT_VERSION = 1
 ALG_AES256_GCM = 1
-DEFAULT_SEGMENT_SIZE = 64 * 1024
+# Measured with bench/vault.py: 256 KiB segments stream faster than 64 KiB ones (fewer calls
+# into the cipher per byte) while a stream still holds only about a MiB. Each blob's header
+# records its own segment size.
+DEFAULT_SEGMENT_SIZE = 256 * 1024
 MAX_SEGMENT_SIZE = 16 * 1024 * 1024
 NONCE_SIZE = 12
 TAG_SIZE = 16
 KEY_SIZE = 32
 _HEADER = struct.Struct(">4sBBI16s16s")  # magic, version, alg, segment size, key id, blob id
 HEADER_SIZE = _HEADER.size
+# The largest piece a vault stream hands out in one read: one segment's ciphertext and tag.
+MAX_PIECE_SIZE = MAX_SEGMENT_SIZE + TAG_SIZE
 _SEGMENT_AAD = struct.Struct(">QB")
 
 
@@ -42,11 +47,12 @@ class NotAVaultBlob(VaultError):
 
 
 class BlobTampered(VaultError):
-    """A segment failed authentication: changed, reordered, swapped or moved bytes."""
+    """A segment failed authentication: changed, reordered, swapped or moved bytes (a stream
+    cut inside a segment, whose tag is then missing, reads as this too)."""
 
 
 class BlobTruncated(VaultError):
-    """The stream ended before its last segment."""
+    """The stream ended, at a segment boundary, before its last segment."""
 
 
 class WrongOwner(VaultError):
@@ -112,6 +118,14 @@ class BlobHeader:
         return cls(uuid.UUID(bytes=key_id), blob_id, segment_size, raw[:HEADER_SIZE])
 
 
+def plaintext_size(ciphertext_size, segment_size):
+    """The plaintext size of a well-formed blob of ``ciphertext_size`` bytes."""
+    body = ciphertext_size - HEADER_SIZE
+    overhead = NONCE_SIZE + TAG_SIZE
+    segments = max(1, -(-body // (segment_size + overhead)))
+    return body - segments * overhead
+
+
 def read_header(stream):
     """Read and parse the header at the start of a ciphertext stream."""
     return BlobHeader.parse(_read_exactly(stream, HEADER_SIZE))
@@ -130,24 +144,62 @@ def _read_exactly(stream, size):
 
 
 class _SegmentStream(io.RawIOBase):
-    """A readable stream that produces its output one segment at a time."""
+    """A readable stream over an iterator of byte pieces (a header, nonces, segments).
 
-    _pending: bytearray
-    _done: bool
+    A read that asks for at least the rest of the current piece gets that piece itself, so
+    streaming costs no copy beyond the cipher's own output. A failure is raised again on every
+    later read: a stream that failed never looks like one that ended.
+    """
 
-    def _next_segment(self):
-        raise NotImplementedError
+    def __init__(self, pieces):
+        super().__init__()
+        self._pieces = pieces
+        self._piece = b""
+        self._offset = 0
+        self._failure = None
 
     def readable(self):
         return True
 
+    def _fill(self):
+        """Make the current piece non-empty; False at the end of the stream."""
+        if self._failure is not None:
+            raise self._failure
+        while self._offset >= len(self._piece):
+            try:
+                piece = next(self._pieces, None)
+            except Exception as failure:
+                self._failure = failure
+                raise
+            if piece is None:
+                return False
+            self._piece, self._offset = piece, 0
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0 or not self._fill():
+            return b""
+        start = self._offset
+        if start == 0 and size >= len(self._piece):
+            chunk = self._piece
+        else:
+            chunk = self._piece[start : start + size]
+        self._offset = start + len(chunk)
+        return chunk
+
     def readinto(self, buffer):
-        while not self._pending and not self._done:
-            self._next_segment()
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        del self._pending[:size]
-        return size
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def readall(self):
+        parts = []
+        while self._fill():
+            parts.append(self._piece[self._offset :] if self._offset else self._piece)
+            self._offset = len(self._piece)
+        return b"".join(parts)
 
 
 class EncryptingReader(_SegmentStream):
@@ -157,28 +209,25 @@ class EncryptingReader(_SegmentStream):
     """
 
     def __init__(self, source, key, header, context):
-        self._source = source
-        self._aead = AESGCM(key)
-        self._header = header
-        self._aad_prefix = header.raw + context.encode()
-        self._pending = bytearray(header.raw)
-        self._lookahead = _read_exactly(source, header.segment_size)
-        self._index = 0
-        self._done = False
-        self.plaintext_bytes = 0
+        super().__init__(
+            _encrypted_pieces(source, AESGCM(key), header, header.raw + context.encode())
+        )
 
-    def _next_segment(self):
-        plaintext = self._lookahead
-        self._lookahead = _read_exactly(self._source, self._header.segment_size)
-        last = not self._lookahead
+
+def _encrypted_pieces(source, aead, header, aad_prefix):
+    yield header.raw
+    plaintext = _read_exactly(source, header.segment_size)
+    index = 0
+    while True:
+        # Reading one segment ahead tells whether this one is the last.
+        following = _read_exactly(source, header.segment_size)
+        last = not following
         nonce = os.urandom(NONCE_SIZE)
-        aad = self._aad_prefix + _SEGMENT_AAD.pack(self._index, last)
-        self._pending += nonce
-        self._pending += self._aead.encrypt(nonce, plaintext, aad)
-        self.plaintext_bytes += len(plaintext)
-        self._index += 1
-        self._done = last
-
+        yield nonce
+        yield aead.encrypt(nonce, plaintext, aad_prefix + _SEGMENT_AAD.pack(index, last))
+        if last:
+            return
+        plaintext, index = following, index + 1
 
 
 class DecryptingReader(_SegmentStream):
@@ -189,44 +238,46 @@ class DecryptingReader(_SegmentStream):
     """
 
     def __init__(self, source, key, header, context):
-        self._source = source
-        self._aead = AESGCM(key)
-        self._aad_prefix = header.raw + context.encode()
-        self._segment_bytes = NONCE_SIZE + header.segment_size + TAG_SIZE
-        self._lookahead = _read_exactly(source, self._segment_bytes)
-        self._pending = bytearray()
-        self._index = 0
-        self._done = False
+        super().__init__(
+            _decrypted_pieces(source, AESGCM(key), header, header.raw + context.encode())
+        )
 
-    def _next_segment(self):
-        segment = self._lookahead
+
+def _decrypted_pieces(source, aead, header, aad_prefix):
+    segment_bytes = NONCE_SIZE + header.segment_size + TAG_SIZE
+    segment = _read_exactly(source, segment_bytes)
+    index = 0
+    while True:
         if len(segment) < NONCE_SIZE + TAG_SIZE:
             raise BlobTruncated("the encrypted stream ended before its last segment")
-        self._lookahead = _read_exactly(self._source, self._segment_bytes)
-        last = not self._lookahead
-        nonce, body = segment[:NONCE_SIZE], segment[NONCE_SIZE:]
-        prefix = self._aad_prefix
+        following = _read_exactly(source, segment_bytes)
+        last = not following
+        # Views, not slices: the body is not copied before it is decrypted.
+        view = memoryview(segment)
+        nonce, body = view[:NONCE_SIZE], view[NONCE_SIZE:]
         try:
-            segment_aad = _SEGMENT_AAD.pack(self._index, last)
-            plaintext = self._aead.decrypt(nonce, body, prefix + segment_aad)
+            plaintext = aead.decrypt(nonce, body, aad_prefix + _SEGMENT_AAD.pack(index, last))
         except InvalidTag:
-            if last and self._authenticates(nonce, body, _SEGMENT_AAD.pack(self._index, False)):
+            if last and _authenticates(
+                aead, nonce, body, aad_prefix + _SEGMENT_AAD.pack(index, False)
+            ):
                 raise BlobTruncated("the encrypted stream ended before its last segment") from None
             raise BlobTampered(
-                f"segment {self._index} failed authentication: the blob was changed, "
+                f"segment {index} failed authentication: the blob was changed, "
                 "or moved from another record"
             ) from None
-        self._pending += plaintext
-        self._index += 1
-        self._done = last
+        yield plaintext
+        if last:
+            return
+        segment, index = following, index + 1
 
-    def _authenticates(self, nonce, body, segment_aad):
-        try:
-            self._aead.decrypt(nonce, body, self._aad_prefix + segment_aad)
-        except InvalidTag:
-            return False
-        return True
 
+def _authenticates(aead, nonce, body, aad):
+    try:
+        aead.decrypt(nonce, body, aad)
+    except InvalidTag:
+        return False
+    return True
 
 
 def encrypt_bytes(data, key, key_id, context, segment_size=DEFAULT_SEGMENT_SIZE):
@@ -243,6 +294,7 @@ def decrypt_bytes(blob, key, context):
 
 
 # --- data keys, wrapped by the key-encryption key ---
+
 
 def new_data_key():
     return AESGCM.generate_key(bit_length=256)

@@ -7,23 +7,27 @@ folder by default, S3 or any other backend unchanged). A blob's name carries its
 """
 
 import hashlib
+import os
 import secrets
+from pathlib import Path
 
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils.deconstruct import deconstructible
 
 from ..models import Subject
 from .crypto import (
+    MAX_PIECE_SIZE,
     BlobContext,
     BlobHeader,
     DecryptingReader,
     EncryptingReader,
     KeyDestroyed,
     WrongOwner,
+    plaintext_size,
     read_header,
 )
-from .keys import data_key_for
+from .keys import data_key_for, data_key_of
 
 
 def blob_name(owner, kind, record):
@@ -38,10 +42,30 @@ def context_of(name):
 
 
 def _subject(owner):
-    subject = Subject.objects.select_related("data_key").filter(pk=owner).first()
-    if subject is None:
-        raise KeyDestroyed(f"no subject {owner}: erased")
-    return subject
+    try:
+        return Subject.objects.select_related("data_key").get(pk=owner)
+    except Subject.DoesNotExist:
+        raise KeyDestroyed(f"no subject {owner}: erased") from None
+
+
+class _StreamFile(File):
+    """A File over a vault stream: its chunks are the stream's own pieces (header, nonces,
+    segments), so a backend that writes chunk by chunk adds no copy; closing it closes the
+    ciphertext handle under it too."""
+
+    def __init__(self, stream, name, also_close=None):
+        super().__init__(stream, name)
+        self._also_close = also_close
+
+    def chunks(self, chunk_size=None):
+        yield from iter(lambda: self.file.read(MAX_PIECE_SIZE), b"")
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            if self._also_close is not None:
+                self._also_close.close()
 
 
 @deconstructible
@@ -56,31 +80,52 @@ class EncryptedStorage(Storage):
 
     def _save(self, name, content):
         context = context_of(name)
-        key_id, key = data_key_for(_subject(context.owner), create=True)
-        header = (BlobHeader.new(key_id, self.segment_size) if self.segment_size
-                  else BlobHeader.new(key_id))
-        if hasattr(content, "seek"):
-            content.seek(0)
+        key_id, key = data_key_for(_subject(context.owner))
+        header = (
+            BlobHeader.new(key_id, self.segment_size)
+            if self.segment_size
+            else BlobHeader.new(key_id)
+        )
         source = content.file if isinstance(content, File) else content
+        if getattr(source, "seekable", lambda: False)():
+            source.seek(0)
         # The inner backend reads ciphertext from this stream as it writes.
-        return self.inner.save(name, File(EncryptingReader(source, key, header, context), name))
+        saved = self.inner.save(
+            name, _StreamFile(EncryptingReader(source, key, header, context), name)
+        )
+        self._make_durable(saved)
+        return saved
+
+    def _make_durable(self, name):
+        """On a local folder, flush the blob and its folders to disk before anyone relies on it
+        (uploads are destroyed once the adapter is stored: it must survive a power cut)."""
+        if not isinstance(self.inner, FileSystemStorage):
+            return  # a remote backend's save returns once the object is stored
+        path, root = Path(self.inner.path(name)), Path(self.inner.location)
+        for target in (path, *path.parents):
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if target == root:
+                break
 
     def _open(self, name, mode="rb"):
         if "w" in mode or "a" in mode or "+" in mode:
             raise ValueError("encrypted blobs are written with save(), never opened for writing")
         context = context_of(name)
-        subject = _subject(context.owner)
+        key_id, key = data_key_of(context.owner)
         handle = self.inner.open(name, "rb")
         try:
             header = read_header(handle)
-            key_id, key = data_key_for(subject)
             if header.key_id != key_id:
                 raise WrongOwner(f"{name} was encrypted under another person's data key")
             reader = DecryptingReader(handle, key, header, context)
         except Exception:
             handle.close()
             raise
-        return File(reader, name)
+        return _StreamFile(reader, name, also_close=handle)
 
     def get_available_name(self, name, max_length=None):
         return name
@@ -95,7 +140,10 @@ class EncryptedStorage(Storage):
         return self.inner.listdir(path)
 
     def size(self, name):
-        return self.inner.size(name)
+        """The plaintext's size, from the ciphertext's size and the header's segment size."""
+        with self.inner.open(name, "rb") as handle:
+            header = read_header(handle)
+        return plaintext_size(self.inner.size(name), header.segment_size)
 
     def url(self, name):
         raise NotImplementedError("personal data has no public URL; use an authorised view")

@@ -10,8 +10,15 @@ from portrait.engine.pipeline import load_pipeline
 from portrait.engine.rendering import render
 from portrait.engine.training import train_lora
 
-PORTRAIT = dict(prompt="a photo of ohwx person, portrait", negative_prompt="blurry",
-                width=128, height=160, steps=3, guidance=5.0, device="cpu")
+PORTRAIT = dict(
+    prompt="a photo of ohwx person, portrait",
+    negative_prompt="blurry",
+    width=128,
+    height=160,
+    steps=3,
+    guidance=5.0,
+    device="cpu",
+)
 
 
 def _pixels(images):
@@ -60,8 +67,7 @@ def test_adapter_at_scale_zero_renders_the_base_image(tiny_sd15, sd15_adapter):
     assert np.array_equal(_pixels(base), _pixels(off))
 
 
-def test_style_lora_mixes_with_the_person(tiny_sd15, photos, sd15_adapter, fast_config,
-                                          tmp_path):
+def test_style_lora_mixes_with_the_person(tiny_sd15, photos, sd15_adapter, fast_config, tmp_path):
     style = tmp_path / "style.safetensors"
     style.write_bytes(train_lora(tiny_sd15, photos[:1], fast_config(seed=9)).adapter)
     person = render(tiny_sd15, seeds=[4], adapter=sd15_adapter, **PORTRAIT)
@@ -72,8 +78,12 @@ def test_style_lora_mixes_with_the_person(tiny_sd15, photos, sd15_adapter, fast_
 
 def test_progress_is_reported_after_every_step(tiny_sd15):
     calls = []
-    render(tiny_sd15, seeds=[1, 2], progress=lambda step, total: calls.append((step, total)),
-           **PORTRAIT)
+    render(
+        tiny_sd15,
+        seeds=[1, 2],
+        progress=lambda step, total: calls.append((step, total)),
+        **PORTRAIT,
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 

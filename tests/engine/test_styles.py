@@ -8,16 +8,31 @@ import pytest
 from portrait.engine.idphoto import BACKGROUNDS, ID_SPECS
 from portrait.engine.styles import BUILTIN_DIR, StyleError, load_styles
 
-REQUIRED_SLUGS = {"id_photo", "business", "hanfu", "tang_court", "qipao", "graduation",
-                  "wedding", "bw_film", "watercolour"}
+REQUIRED_SLUGS = {
+    "id_photo",
+    "business",
+    "hanfu",
+    "tang_court",
+    "qipao",
+    "graduation",
+    "wedding",
+    "bw_film",
+    "watercolour",
+}
 
 
 def _style(**overrides):
     data = {
-        "slug": "garden", "name": {"en": "Garden", "zh-hans": "花园"},
+        "slug": "garden",
+        "name": {"en": "Garden", "zh-hans": "花园"},
         "description": {"en": "Outdoors.", "zh-hans": "户外。"},
-        "prompt": "{subject} in a garden", "negative_prompt": "blurry",
-        "width": 512, "height": 640, "steps": 25, "guidance": 7, "candidates": 3,
+        "prompt": "{subject} in a garden",
+        "negative_prompt": "blurry",
+        "width": 512,
+        "height": 640,
+        "steps": 25,
+        "guidance": 7,
+        "candidates": 3,
     }
     data.update(overrides)
     return data
@@ -85,16 +100,19 @@ def test_styles_are_immutable(tmp_path):
         style.name["en"] = "Other"
 
 
-@pytest.mark.parametrize(("field", "value", "problem"), [
-    ("width", 500, "multiple of 8"),
-    ("steps", "many", "must be a int"),
-    ("guidance", True, "must be a int or float"),
-    ("prompt", "a portrait", "{subject}"),
-    ("name", {"en": "Garden"}, "'zh-hans'"),
-    ("slug", "Garden Party", "lower-case"),
-    ("id_photo", {"spec": "cn_1inch"}, "'background'"),
-    ("colour", "red", "not a style field"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("width", 500, "multiple of 8"),
+        ("steps", "many", "must be a int"),
+        ("guidance", True, "must be a int or float"),
+        ("prompt", "a portrait", "{subject}"),
+        ("name", {"en": "Garden"}, "'zh-hans'"),
+        ("slug", "Garden Party", "lower-case"),
+        ("id_photo", {"spec": "cn_1inch"}, "'background'"),
+        ("colour", "red", "not a style field"),
+    ],
+)
 def test_invalid_field_is_named_with_its_file(tmp_path, field, value, problem):
     path = _write(tmp_path, _style(**{field: value}), name="garden")
     with pytest.raises(StyleError) as error:

@@ -33,8 +33,9 @@ def test_default_steps_are_200_per_photo_up_to_800():
         default_steps(0)
 
 
-@pytest.mark.parametrize("setting", [{"steps": 0}, {"checkpoint_every": 0}, {"rank": 0},
-                                     {"resolution": 100}])
+@pytest.mark.parametrize(
+    "setting", [{"steps": 0}, {"checkpoint_every": 0}, {"rank": 0}, {"resolution": 100}]
+)
 def test_config_refuses_settings_that_cannot_train(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):
         TrainingConfig(**setting)
@@ -59,8 +60,12 @@ def test_result_records_steps_losses_and_a_reusable_config(tiny_sd15, photos, fa
 
 def test_progress_is_reported_after_every_step(tiny_sd15, photos, fast_config):
     calls = []
-    train_lora(tiny_sd15, photos, fast_config(),
-               progress=lambda step, total, loss: calls.append((step, total, loss)))
+    train_lora(
+        tiny_sd15,
+        photos,
+        fast_config(),
+        progress=lambda step, total, loss: calls.append((step, total, loss)),
+    )
     assert [(step, total) for step, total, _loss in calls] == [(1, 3), (2, 3), (3, 3)]
     assert all(loss > 0 for *_rest, loss in calls)
 
@@ -68,17 +73,25 @@ def test_progress_is_reported_after_every_step(tiny_sd15, photos, fast_config):
 def test_cancelling_stops_between_steps(tiny_sd15, photos, fast_config):
     steps_done = []
     with pytest.raises(TrainingCancelled) as cancelled:
-        train_lora(tiny_sd15, photos, fast_config(),
-                   progress=lambda step, total, loss: steps_done.append(step),
-                   should_cancel=lambda: len(steps_done) == 2)
+        train_lora(
+            tiny_sd15,
+            photos,
+            fast_config(),
+            progress=lambda step, total, loss: steps_done.append(step),
+            should_cancel=lambda: len(steps_done) == 2,
+        )
     assert cancelled.value.step == 2
     assert steps_done == [1, 2]
 
 
 def test_checkpoints_arrive_every_n_steps_as_bytes(tiny_sd15, photos, fast_config):
     checkpoints = []
-    train_lora(tiny_sd15, photos, fast_config(steps=5, checkpoint_every=2),
-               on_checkpoint=lambda data, step: checkpoints.append((type(data), step)))
+    train_lora(
+        tiny_sd15,
+        photos,
+        fast_config(steps=5, checkpoint_every=2),
+        on_checkpoint=lambda data, step: checkpoints.append((type(data), step)),
+    )
     assert checkpoints == [(bytes, 2), (bytes, 4)]
 
 
@@ -89,8 +102,12 @@ def test_resumed_run_ends_with_the_same_adapter_as_an_uninterrupted_one(
     model_dir = request.getfixturevalue(model)
     config = fast_config(steps=4, checkpoint_every=2)
     checkpoints = {}
-    whole = train_lora(model_dir, photos, config,
-                       on_checkpoint=lambda data, step: checkpoints.setdefault(step, data))
+    whole = train_lora(
+        model_dir,
+        photos,
+        config,
+        on_checkpoint=lambda data, step: checkpoints.setdefault(step, data),
+    )
     resumed = train_lora(model_dir, photos, config, resume=checkpoints[2])
     assert resumed.adapter == whole.adapter
     assert resumed.losses == whole.losses
@@ -98,25 +115,29 @@ def test_resumed_run_ends_with_the_same_adapter_as_an_uninterrupted_one(
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny_sd15, photos, fast_config):
     checkpoints = []
-    train_lora(tiny_sd15, photos, fast_config(),
-               on_checkpoint=lambda data, step: checkpoints.append(data))
+    train_lora(
+        tiny_sd15, photos, fast_config(), on_checkpoint=lambda data, step: checkpoints.append(data)
+    )
     with pytest.raises(ValueError, match="learning_rate"):
         train_lora(tiny_sd15, photos, fast_config(learning_rate=1e-3), resume=checkpoints[0])
 
 
 def test_resume_refuses_a_checkpoint_of_other_photos(tiny_sd15, photos, fast_config):
     checkpoints = []
-    train_lora(tiny_sd15, photos, fast_config(),
-               on_checkpoint=lambda data, step: checkpoints.append(data))
+    train_lora(
+        tiny_sd15, photos, fast_config(), on_checkpoint=lambda data, step: checkpoints.append(data)
+    )
     with pytest.raises(ValueError, match="other photos"):
         train_lora(tiny_sd15, photos[:2], fast_config(), resume=checkpoints[0])
 
 
-def test_init_adapter_is_where_training_continues_from(tiny_sd15, photos, sd15_adapter,
-                                                      fast_config):
+def test_init_adapter_is_where_training_continues_from(
+    tiny_sd15, photos, sd15_adapter, fast_config
+):
     # With a zero learning rate nothing moves: the result is the adapter it started from.
-    result = train_lora(tiny_sd15, photos, fast_config(learning_rate=0.0),
-                        init_adapter=sd15_adapter)
+    result = train_lora(
+        tiny_sd15, photos, fast_config(learning_rate=0.0), init_adapter=sd15_adapter
+    )
     start, end = _tensors(sd15_adapter), _tensors(result.adapter)
     assert start.keys() == end.keys()
     assert all(torch.allclose(start[key], end[key]) for key in start)
@@ -171,7 +192,8 @@ def test_training_writes_nothing_to_disk(tiny_sd15, photos, fast_config, tmp_pat
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     monkeypatch.chdir(work)
     checkpoints = []
-    train_lora(tiny_sd15, photos, fast_config(),
-               on_checkpoint=lambda data, step: checkpoints.append(data))
+    train_lora(
+        tiny_sd15, photos, fast_config(), on_checkpoint=lambda data, step: checkpoints.append(data)
+    )
     assert checkpoints
     assert os.listdir(scratch) == [] and os.listdir(work) == []

@@ -29,8 +29,12 @@ def variant(image, rng):
     out = image.crop((left, top, left + crop_w, top + crop_h))
     if rng.random() < 0.5:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    out = out.rotate(rng.uniform(-7, 7), resample=Image.Resampling.BICUBIC, expand=False,
-                     fillcolor=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    out = out.rotate(
+        rng.uniform(-7, 7),
+        resample=Image.Resampling.BICUBIC,
+        expand=False,
+        fillcolor=tuple(int(c) for c in rng.integers(0, 255, 3)),
+    )
     out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.8, 1.2))
     out = ImageEnhance.Contrast(out).enhance(rng.uniform(0.8, 1.25))
     out = ImageEnhance.Color(out).enhance(rng.uniform(0.6, 1.4))
@@ -60,7 +64,8 @@ class Command(BaseCommand):
         for index in range(count):
             quality = int(rng.integers(80, 96))
             (photo_dir / f"astronaut-{index + 1:02d}.jpg").write_bytes(
-                jpeg(variant(source, rng), quality))
+                jpeg(variant(source, rng), quality)
+            )
         (out / "selfie.jpg").write_bytes(jpeg(variant(source, rng), 90))
         self.stdout.write(
             f"wrote {count} photos to {photo_dir} and a selfie to {out / 'selfie.jpg'}: "

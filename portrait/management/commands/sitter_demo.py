@@ -38,10 +38,15 @@ class Workers:
         if self.enabled:
             for queue in QUEUES:
                 command, env = worker_command(queue)
-                self.children.append(subprocess.Popen(
-                    command, env=env, cwd=settings.BASE_DIR,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                ))
+                self.children.append(
+                    subprocess.Popen(
+                        command,
+                        env=env,
+                        cwd=settings.BASE_DIR,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
         return self
 
     def __exit__(self, *exc):
@@ -55,18 +60,22 @@ class Workers:
 
 
 class Command(BaseCommand):
-    help = ("Create a person, record consent, upload every photo in --photos, train the clone "
-            "through the task queue, render one image per style, verify and write the outputs.")
+    help = (
+        "Create a person, record consent, upload every photo in --photos, train the clone "
+        "through the task queue, render one image per style, verify and write the outputs."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--photos", type=Path, required=True)
         parser.add_argument("--selfie", type=Path, required=True)
         parser.add_argument("--out", type=Path, required=True)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
-        parser.add_argument("--timeout", type=float, default=3600,
-                            help="seconds to wait for each job")
-        parser.add_argument("--no-workers", action="store_true",
-                            help="use queue workers that are already running")
+        parser.add_argument(
+            "--timeout", type=float, default=3600, help="seconds to wait for each job"
+        )
+        parser.add_argument(
+            "--no-workers", action="store_true", help="use queue workers that are already running"
+        )
 
     def log(self, message):
         if not self.json:
@@ -74,8 +83,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self.json = options["json"]
-        photos = sorted(p for p in options["photos"].iterdir()
-                        if p.suffix.lower() in IMAGE_SUFFIXES)
+        photos = sorted(
+            p for p in options["photos"].iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if not photos:
             raise CommandError(f"no photos in {options['photos']}")
         if not options["selfie"].is_file():
@@ -85,11 +95,16 @@ class Command(BaseCommand):
         user = get_user_model().objects.create_user(f"demo-{secrets.token_hex(4)}")
         policy = consent_services.active_policy()
         consent_services.grant(
-            user, policy.purposes, policy_version=policy.version, policy_hash=policy.digest,
-            age_confirmed=True, method=ConsentRecord.Method.DEMO,
+            user,
+            policy.purposes,
+            policy_version=policy.version,
+            policy_hash=policy.digest,
+            age_confirmed=True,
+            method=ConsentRecord.Method.DEMO,
         )
-        self.log(f"person {user.username}: consent v{policy.version} for "
-                 f"{', '.join(policy.purposes)}")
+        self.log(
+            f"person {user.username}: consent v{policy.version} for {', '.join(policy.purposes)}"
+        )
         try:
             services.record_selfie(user, as_upload(options["selfie"]), method="demo")
         except Refused as refused:
@@ -99,8 +114,14 @@ class Command(BaseCommand):
         for path in photos:
             verdict = services.upload_photo(user, as_upload(path), method="demo")
             verdicts.append({"file": path.name, **verdict.as_dict()})
-            self.log(f"  {path.name}: " + (f"accepted as #{verdict.number}" if verdict.accepted
-                     else "refused: " + "; ".join(r["message"] for r in verdict.reasons)))
+            self.log(
+                f"  {path.name}: "
+                + (
+                    f"accepted as #{verdict.number}"
+                    if verdict.accepted
+                    else "refused: " + "; ".join(r["message"] for r in verdict.reasons)
+                )
+            )
 
         use_workers = not options["no_workers"] and not settings.SITTER_QUEUE_SYNC
         with Workers(use_workers):
@@ -130,17 +151,26 @@ class Command(BaseCommand):
                 data = vault.read(output.blob)
                 path = options["out"] / f"{render.style}-{output.rank}.{output.extension}"
                 path.write_bytes(data)
-                outputs.append({"style": render.style, "file": str(path),
-                                "likeness_distance": output.likeness_distance,
-                                "face_found": output.face_found,
-                                "verify": verify_output(data, include_render=False)})
+                outputs.append(
+                    {
+                        "style": render.style,
+                        "file": str(path),
+                        "likeness_distance": output.likeness_distance,
+                        "face_found": output.face_found,
+                        "verify": verify_output(data, include_render=False),
+                    }
+                )
         chain = verify_chain()
         summary = {
             "person": user.username,
             "photos": verdicts,
             "accepted": sum(v["accepted"] for v in verdicts),
-            "clone": {"id": str(clone.pk), "steps": clone.steps, "seconds": clone.seconds,
-                      "base_model": clone.base_model},
+            "clone": {
+                "id": str(clone.pk),
+                "steps": clone.steps,
+                "seconds": clone.seconds,
+                "base_model": clone.base_model,
+            },
             "outputs": outputs,
             "audit": chain.as_dict(),
             "seconds": round(time.monotonic() - started, 1),
@@ -149,8 +179,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary))
         else:
             self.print_summary(summary)
-        if not chain.intact or not all(o["verify"]["c2pa"]["state"] in ("Trusted", "Valid")
-                                       for o in outputs):
+        if not chain.intact or not all(
+            o["verify"]["c2pa"]["state"] in ("Trusted", "Valid") for o in outputs
+        ):
             raise CommandError("verification failed")
 
     def wait(self, job, timeout):
@@ -162,8 +193,7 @@ class Command(BaseCommand):
                 return job
             state = (job.status, job.step)
             if state != last and job.total_steps:
-                self.log(f"  {job.kind}: {job.get_status_display()} "
-                         f"{job.step}/{job.total_steps}")
+                self.log(f"  {job.kind}: {job.get_status_display()} {job.step}/{job.total_steps}")
                 last = state
             if time.monotonic() > deadline:
                 raise CommandError(f"{job.kind} job still {job.status} after {timeout:.0f} s")
@@ -173,8 +203,10 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"photos accepted: {summary['accepted']} of {len(summary['photos'])}")
         clone = summary["clone"]
-        self.stdout.write(f"clone {clone['id']}: {clone['steps']} steps, "
-                          f"{clone['seconds']:.1f} s on {clone['base_model']}")
+        self.stdout.write(
+            f"clone {clone['id']}: {clone['steps']} steps, "
+            f"{clone['seconds']:.1f} s on {clone['base_model']}"
+        )
         for output in summary["outputs"]:
             verify = output["verify"]
             self.stdout.write(
@@ -183,6 +215,8 @@ class Command(BaseCommand):
                 f"watermark {'found' if verify['watermark']['found'] else 'missing'}"
             )
         audit = summary["audit"]
-        self.stdout.write(f"audit chain: {'intact' if audit['intact'] else 'BROKEN'}, "
-                          f"{audit['count']} events, head {audit['head_hash'][:16]}…")
+        self.stdout.write(
+            f"audit chain: {'intact' if audit['intact'] else 'BROKEN'}, "
+            f"{audit['count']} events, head {audit['head_hash'][:16]}…"
+        )
         self.stdout.write(f"total {summary['seconds']} s")

@@ -23,8 +23,12 @@ def worker_command(queue):
     fight over the cores and both slow down many times, so each gets its share.
     """
     threads = str(max(1, (os.cpu_count() or 1) // len(QUEUES)))
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **os.environ,
-           "Q_CLUSTER_NAME": queue}
+    env = {
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        **os.environ,
+        "Q_CLUSTER_NAME": queue,
+    }
     return [sys.executable, "manage.py", "qcluster"], env
 
 
@@ -33,12 +37,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("SITTER_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--web-workers", type=int,
-                            default=int(os.environ.get("SITTER_WEB_WORKERS", "2")))
-        parser.add_argument("--no-workers", action="store_true",
-                            help="serve only (queue workers run on other hosts)")
-        parser.add_argument("--no-web", action="store_true",
-                            help="run only the queue workers (a worker host)")
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("SITTER_WEB_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--no-workers",
+            action="store_true",
+            help="serve only (queue workers run on other hosts)",
+        )
+        parser.add_argument(
+            "--no-web", action="store_true", help="run only the queue workers (a worker host)"
+        )
 
     def handle(self, *args, **options):
         # What a person's first upload or render would need: fail now, naming the setting.
@@ -47,11 +56,28 @@ class Command(BaseCommand):
         signing_material()
         commands = []
         if not options["no_web"]:
-            commands.append(("web", [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", options["bind"], "--workers", str(options["web_workers"]),
-                "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "10",
-            ], dict(os.environ)))
+            commands.append(
+                (
+                    "web",
+                    [
+                        sys.executable,
+                        "-m",
+                        "gunicorn",
+                        "config.wsgi:application",
+                        "--bind",
+                        options["bind"],
+                        "--workers",
+                        str(options["web_workers"]),
+                        "--threads",
+                        "4",
+                        "--access-logfile",
+                        "-",
+                        "--graceful-timeout",
+                        "10",
+                    ],
+                    dict(os.environ),
+                )
+            )
         if not options["no_workers"]:
             for queue in QUEUES:
                 command, env = worker_command(queue)
@@ -61,8 +87,11 @@ class Command(BaseCommand):
             children.append((name, subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)))
             self.stdout.write(f"started {name} (pid {children[-1][1].pid})")
         if not options["no_web"]:
-            self.stdout.write(self.style.SUCCESS(
-                f"Sitter is serving on http://{options['bind']}/ — press Ctrl-C to stop."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Sitter is serving on http://{options['bind']}/ — press Ctrl-C to stop."
+                )
+            )
 
         stopping = False
 
