@@ -46,6 +46,10 @@ def record(action, *, actor=None, role=None, obj=None, object_type="", object_id
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                # This transaction's deferred foreign keys are checked now, before the log's
+                # lock is taken: checked at COMMIT, they would wait for rows that another
+                # transaction holds while it waits for this lock (a deadlock).
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
         last_seq, prev_hash = head()
         event = AuditEvent(

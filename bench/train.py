@@ -6,18 +6,23 @@ transform each photo, run the VAE and the text encoder again at every step, all 
 trainer encodes once and, on a GPU, runs the UNet in bf16.
 
     python -m bench.train [--json] [--tiny-steps N] [--sd15-steps N] [--clone] [--model-dir D]
+                          [--ablate FIELD ...]
 
 `--sd15-steps` trains an SD 1.5-shaped model (real sizes, random weights, built in a temporary
 folder unless `--model-dir` names one to build or reuse); `--clone` times a whole 20-photo,
-800-step clone on it. Steps per second are measured after the first step (warm-up).
+800-step clone on it. Steps per second are measured after the first SETTLE_STEPS steps (warm-up,
+CUDA graph capture). On a GPU the trainer also runs with no `Acceleration` at all
+(`trainer_eager`) and with each field that `--ablate` names flipped, on the same work; each
+variant's losses and adapter are compared with the default trainer's.
 """
 
 import argparse
 import gc
 import json
+import logging
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +31,14 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from peft import LoraConfig
 from PIL import Image
+from safetensors.torch import load
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from portrait.engine.pipeline import default_device
 from portrait.engine.tiny import build_full_sd15, build_tiny_sd15
 from portrait.engine.training import (
     LORA_TARGET_MODULES,
+    Acceleration,
     TrainingConfig,
     caption,
     square_crop,
@@ -40,6 +47,9 @@ from portrait.engine.training import (
 
 CLONE_PHOTOS = 20
 CLONE_STEPS = 800
+# Steps left out of the rate: the eager warm-up steps, the CUDA graph capture and a margin.
+SETTLE_STEPS = 5
+NO_ACCELERATION = Acceleration(cuda_graph=False, channels_last=False)
 
 
 def synthetic_photos(count, size=600, seed=0):
@@ -53,13 +63,15 @@ def synthetic_photos(count, size=600, seed=0):
 
 
 def _steady_rate(stamps):
-    """Steps per second between the first and the last step's end (the first is warm-up)."""
-    if len(stamps) < 2:
+    """Steps per second between the ends of step SETTLE_STEPS and of the last step (all steps
+    after the first where a run is too short)."""
+    settle = SETTLE_STEPS if len(stamps) > SETTLE_STEPS + 1 else 1
+    if len(stamps) <= settle:
         return None
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    return (len(stamps) - settle) / (stamps[-1] - stamps[settle - 1])
 
 
-def run_trainer(model_dir, photos, config, device):
+def run_trainer(model_dir, photos, config, device, acceleration=None):
     stamps = []
     started = time.perf_counter()
     result = train_lora(
@@ -68,11 +80,32 @@ def run_trainer(model_dir, photos, config, device):
         config,
         device=device,
         progress=lambda *_: stamps.append(time.perf_counter()),
+        acceleration=acceleration,
     )
     return {
         "steps_per_s": _steady_rate(stamps),
         "seconds": time.perf_counter() - started,
+        "to_first_step_s": stamps[0] - started,
         "final_loss": result.final_loss,
+    }, result
+
+
+def _difference(result, reference):
+    """How far a variant's run is from the reference run: largest relative difference of a
+    step's loss, and relative L2 difference of the whole adapter."""
+    losses = torch.tensor(result.losses, dtype=torch.float64)
+    reference_losses = torch.tensor(reference.losses, dtype=torch.float64)
+    adapter, reference_adapter = (
+        torch.cat([value.double().flatten() for _key, value in sorted(load(data).items())])
+        for data in (result.adapter, reference.adapter)
+    )
+    return {
+        "loss_max_rel_diff": ((losses - reference_losses).abs() / reference_losses.abs())
+        .max()
+        .item(),
+        "adapter_rel_diff": (
+            (adapter - reference_adapter).norm() / reference_adapter.norm()
+        ).item(),
     }
 
 
@@ -135,22 +168,27 @@ def run_plain_loop(model_dir, photos, config, device):
     return {"steps_per_s": _steady_rate(stamps), "seconds": time.perf_counter() - started}
 
 
-def compare(model_dir, photos, config, device, with_fp32_trainer=False):
+def compare(model_dir, photos, config, device, with_fp32_trainer=False, ablate=()):
     """The trainer and the plain loop on the same work; the plain loop is the reference."""
-    figures = {
-        "resolution": config.resolution,
-        "steps": config.steps,
-        "trainer": run_trainer(model_dir, photos, config, device),
-    }
+    figures = {"resolution": config.resolution, "steps": config.steps}
+    figures["trainer"], reference = run_trainer(model_dir, photos, config, device)
     gc.collect()
+    variants = {}
+    if device.type == "cuda":
+        variants["trainer_eager"] = (config, NO_ACCELERATION)
+        for name in ablate:
+            flipped = replace(Acceleration(), **{name: not getattr(Acceleration(), name)})
+            variants[f"{name}={getattr(flipped, name)}"] = (config, flipped)
     if with_fp32_trainer:
-        fp32 = replace(config, mixed_precision="no")
-        figures["trainer_fp32"] = run_trainer(model_dir, photos, fp32, device)
+        variants["trainer_fp32"] = (replace(config, mixed_precision="no"), None)
+    for name, (variant_config, acceleration) in variants.items():
+        figures[name], result = run_trainer(model_dir, photos, variant_config, device, acceleration)
+        figures[name].update(_difference(result, reference))
         gc.collect()
     figures["plain_fp32"] = run_plain_loop(model_dir, photos, config, device)
     gc.collect()
-    ours, reference = figures["trainer"]["steps_per_s"], figures["plain_fp32"]["steps_per_s"]
-    figures["speedup"] = ours / reference if ours and reference else None
+    ours, reference_rate = figures["trainer"]["steps_per_s"], figures["plain_fp32"]["steps_per_s"]
+    figures["speedup"] = ours / reference_rate if ours and reference_rate else None
     return figures
 
 
@@ -161,18 +199,23 @@ def _table(figures):
             continue
         part = figures[name]
         lines.append(f"{name} ({part['resolution']} px, {part['steps']} steps):")
-        for run in ("trainer", "trainer_fp32", "plain_fp32"):
-            if run in part:
-                rate = part[run]["steps_per_s"]
-                rate = f"{rate:8.2f} steps/s" if rate else "       - steps/s"
-                lines.append(f"  {run:<13} {rate}  {part[run]['seconds']:8.1f} s in all")
+        for run, figures_of_run in part.items():
+            if not isinstance(figures_of_run, dict):
+                continue
+            rate = figures_of_run["steps_per_s"]
+            rate = f"{rate:8.2f} steps/s" if rate else "       - steps/s"
+            line = f"  {run:<24} {rate}  {figures_of_run['seconds']:8.1f} s in all"
+            if "adapter_rel_diff" in figures_of_run:
+                line += f"  adapter off by {figures_of_run['adapter_rel_diff']:.1e}"
+            lines.append(line)
         if part["speedup"]:
             lines.append(f"  trainer / plain: {part['speedup']:.2f}x")
     if "clone" in figures:
         clone = figures["clone"]
         lines.append(
             f"clone of {clone['photos']} photos, {clone['steps']} steps: "
-            f"{clone['seconds']:.1f} s ({clone['steps_per_s']:.2f} steps/s)"
+            f"{clone['seconds']:.1f} s ({clone['steps_per_s']:.2f} steps/s, "
+            f"first step done after {clone['to_first_step_s']:.1f} s)"
         )
     return "\n".join(lines)
 
@@ -196,7 +239,16 @@ def main(argv=None):
     parser.add_argument(
         "--model-dir", type=Path, help="where to build (or find) the SD 1.5-shaped model"
     )
+    parser.add_argument(
+        "--ablate",
+        nargs="*",
+        default=(),
+        choices=[field.name for field in fields(Acceleration)],
+        help="on a GPU, also train the SD 1.5-shaped model with each of these flipped",
+    )
     args = parser.parse_args(argv)
+    # The trainer logs where its time goes (encoding, loading, graph capture) to stderr.
+    logging.basicConfig(level=logging.INFO, format="%(relativeCreated)8.0f ms %(message)s")
     device = default_device()
     figures = {"device": torch.cuda.get_device_name() if on_gpu else "cpu"}
     photos = synthetic_photos(4)
@@ -209,11 +261,13 @@ def main(argv=None):
             full = build_full_sd15(args.model_dir or Path(scratch) / "sd15")
         if args.sd15_steps:
             config = TrainingConfig(steps=args.sd15_steps, resolution=512)
-            figures["sd15"] = compare(full, photos, config, device, with_fp32_trainer=on_gpu)
+            figures["sd15"] = compare(
+                full, photos, config, device, with_fp32_trainer=on_gpu, ablate=args.ablate
+            )
         if args.clone:
             # The trainer's wall time covers loading, cropping and encoding the photos too.
             config = TrainingConfig(steps=CLONE_STEPS, resolution=512)
-            run = run_trainer(full, synthetic_photos(CLONE_PHOTOS, seed=1), config, device)
+            run, _result = run_trainer(full, synthetic_photos(CLONE_PHOTOS, seed=1), config, device)
             figures["clone"] = {"photos": CLONE_PHOTOS, "steps": CLONE_STEPS, **run}
     print(json.dumps(figures) if args.json else _table(figures))
 

@@ -102,7 +102,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.middleware.CSPMiddleware",  # django-csp's, with the header built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -285,7 +285,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, adding every refusal's status and body (portrait/api_schema.py)
+    "DEFAULT_SCHEMA_CLASS": "portrait.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "portrait.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["portrait.ratelimit.ApiRateThrottle"],
 }
@@ -306,6 +307,12 @@ SITTER_BROKER = env_str("SITTER_BROKER", "orm")
 SITTER_QUEUE_SYNC = env_bool("SITTER_QUEUE_SYNC", False)
 SITTER_TRAIN_TIMEOUT = env_int("SITTER_TRAIN_TIMEOUT", 6 * 3600)
 SITTER_RENDER_TIMEOUT = env_int("SITTER_RENDER_TIMEOUT", 1800)
+# A job whose worker stopped (killed, crashed, its host gone) is put back on its queue and
+# resumed: at once when the worker ran on the same host, else once its heartbeat has been
+# silent this long; a queued job missing from the broker is sent again after as long. After
+# SITTER_JOB_MAX_ATTEMPTS starts it fails instead (portrait/recovery.py).
+SITTER_JOB_STALL_SECONDS = env_float("SITTER_JOB_STALL_SECONDS", 120)
+SITTER_JOB_MAX_ATTEMPTS = env_int("SITTER_JOB_MAX_ATTEMPTS", 3)
 SITTER_TRAIN_WORKERS = env_int("SITTER_TRAIN_WORKERS", 1)
 SITTER_RENDER_WORKERS = env_int("SITTER_RENDER_WORKERS", 1)
 
@@ -314,7 +321,8 @@ def _cluster(workers, timeout):
     return {
         "workers": workers,
         "timeout": timeout,
-        # A task whose worker died is handed out again after this long.
+        # The database broker hands out again a task whose worker died after this long (the
+        # Redis broker never does); portrait/recovery.py puts such a job back much sooner.
         "retry": timeout + 60,
         "max_attempts": 3,
         "recycle": 50,

@@ -70,3 +70,5 @@ urlpatterns = [
     # (no inline script) needs.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler404 = "portrait.api_errors.not_found"

@@ -3,10 +3,11 @@ web pages and scopes every lookup to the caller."""
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,15 +28,23 @@ from .serializers import (
     RefinementSerializer,
     RenderRequestSerializer,
     RenderSerializer,
+    SelfieRecordedSerializer,
     StyleSerializer,
     UploadVerdictSerializer,
 )
+
+# Refusals a view declares for itself; portrait/api_schema.py gives each the error body.
+NO_SELFIE = OpenApiResponse(
+    description=_("No verification selfie yet, or the most photos allowed are uploaded.")
+)
+NOT_READY = OpenApiResponse(description=_("The clone is not ready (or too few photos)."))
 
 
 class PhotoListCreate(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.BIOMETRIC,)
-    parser_classes = [MultiPartParser, FormParser]
+    # A photo comes as a file: a urlencoded form cannot carry one.
+    parser_classes = [MultiPartParser]
 
     @extend_schema(responses=PhotoSerializer(many=True))
     def get(self, request):
@@ -44,7 +53,7 @@ class PhotoListCreate(APIView):
 
     @extend_schema(
         request=PhotoUploadSerializer,
-        responses={201: UploadVerdictSerializer, 422: UploadVerdictSerializer},
+        responses={201: UploadVerdictSerializer, 409: NO_SELFIE, 422: UploadVerdictSerializer},
     )
     def post(self, request):
         serializer = PhotoUploadSerializer(data=request.data)
@@ -59,9 +68,15 @@ class PhotoListCreate(APIView):
 class SelfieUpload(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.BIOMETRIC,)
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
-    @extend_schema(request=PhotoUploadSerializer, responses={201: None})
+    @extend_schema(
+        request=PhotoUploadSerializer,
+        responses={
+            201: SelfieRecordedSerializer,
+            422: OpenApiResponse(description=_("The selfie was refused: see reasons.")),
+        },
+    )
     def post(self, request):
         serializer = PhotoUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -73,7 +88,12 @@ class CloneCreate(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
 
-    @extend_schema(responses=CloneSerializer)
+    @extend_schema(
+        responses={
+            200: CloneSerializer,
+            404: OpenApiResponse(description=_("No clone of yours is ready.")),
+        }
+    )
     def get(self, request):
         """The person's ready clone, with its latest refinement."""
         clone = services.subject_for(request.user).current_clone()
@@ -81,7 +101,14 @@ class CloneCreate(APIView):
             raise Http404
         return Response(CloneSerializer(clone).data)
 
-    @extend_schema(request=None, responses={202: CloneSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: CloneSerializer,
+            409: NOT_READY,
+            422: OpenApiResponse(description=_("The photos are not all the selfie's person.")),
+        },
+    )
     def post(self, request):
         clone = services.start_clone(request.user)
         return Response(CloneSerializer(clone).data, status=status.HTTP_202_ACCEPTED)
@@ -105,7 +132,14 @@ class RenderCreate(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.RENDER, Purpose.KEEP_CLONE)
 
-    @extend_schema(request=RenderRequestSerializer, responses={202: RenderSerializer})
+    @extend_schema(
+        request=RenderRequestSerializer,
+        responses={
+            202: RenderSerializer,
+            404: OpenApiResponse(description=_("There is no such style.")),
+            409: NOT_READY,
+        },
+    )
     def post(self, request):
         serializer = RenderRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -169,7 +203,13 @@ class CloneRefine(APIView):
     permission_classes = [IsAuthenticated, HasConsent]
     required_purposes = (Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
 
-    @extend_schema(request=None, responses={202: RefinementSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: RefinementSerializer,
+            409: OpenApiResponse(description=_("No ready clone, or no portrait marked yet.")),
+        },
+    )
     def post(self, request):
         refinement = services.start_refinement(request.user)
         return Response(RefinementSerializer(refinement).data, status=status.HTTP_202_ACCEPTED)

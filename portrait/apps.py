@@ -8,4 +8,4 @@ class PortraitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401
+        from . import checks, recovery, signals  # noqa: F401

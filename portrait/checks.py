@@ -62,3 +62,25 @@ def training_numbers_check(app_configs, **kwargs):
         for name in names
         if (value := getattr(settings, name)) < 0
     ]
+
+
+@checks.register
+def job_recovery_check(app_configs, **kwargs):
+    errors = []
+    if settings.SITTER_JOB_STALL_SECONDS <= 0:
+        errors.append(
+            checks.Error(
+                "SITTER_JOB_STALL_SECONDS must be more than 0, not "
+                f"{settings.SITTER_JOB_STALL_SECONDS}",
+                id="sitter.E005",
+            )
+        )
+    if settings.SITTER_JOB_MAX_ATTEMPTS < 1:
+        errors.append(
+            checks.Error(
+                "SITTER_JOB_MAX_ATTEMPTS must be at least 1, not "
+                f"{settings.SITTER_JOB_MAX_ATTEMPTS}",
+                id="sitter.E005",
+            )
+        )
+    return errors

@@ -17,7 +17,7 @@ from .engine.training import TrainingCancelled, TrainingConfig, default_steps, t
 from .models import Clone, Job
 from .progress import JobProgress
 from .services import face_thresholds
-from .tasks import JobCancelled, finish
+from .tasks import JobCancelled, finish, held
 from .vault import Kind
 
 # TrainingConfig fields the operator may set; a setting of 0 keeps the trainer's default.
@@ -70,8 +70,12 @@ def run_training(job):
     def store_checkpoint(data, step):
         old = clone.checkpoint_blob
         new = vault.put(subject, Kind.CHECKPOINT, clone.pk, data)
-        if not Clone.objects.filter(pk=clone.pk).update(checkpoint_blob=new, checkpoint_step=step):
-            vault.destroy(new)  # the clone was erased meanwhile
+        with transaction.atomic():
+            stored = held(job) and Clone.objects.filter(pk=clone.pk).update(
+                checkpoint_blob=new, checkpoint_step=step
+            )
+        if not stored:
+            vault.destroy(new)  # the clone was erased meanwhile, or another attempt took over
             raise JobCancelled()
         clone.checkpoint_blob = new
         vault.destroy(old)
@@ -91,16 +95,25 @@ def run_training(job):
         )
     except TrainingCancelled:
         raise JobCancelled() from None
-    adapter_blob = vault.put(subject, Kind.ADAPTER, clone.pk, result.adapter)
-    reference_blob = vault.put(subject, Kind.REFERENCE, clone.pk, reference.tobytes())
+    adapter_blob = reference_blob = ""
+    try:
+        adapter_blob = vault.put(subject, Kind.ADAPTER, clone.pk, result.adapter)
+        reference_blob = vault.put(subject, Kind.REFERENCE, clone.pk, reference.tobytes())
+        _store_clone(job, clone, result, adapter_blob, reference_blob)
+    except BaseException:
+        # Nothing names them: the clone was erased meanwhile, or the job taken over.
+        vault.destroy(adapter_blob)
+        vault.destroy(reference_blob)
+        raise
+    destroy_training_data(subject, clone, reason="clone_stored")
+
+
+def _store_clone(job, clone, result, adapter_blob, reference_blob):
     with transaction.atomic():
         still_wanted = (
-            Job.objects.select_for_update().filter(pk=job.pk, cancel_requested=False).exists()
-            and Clone.objects.filter(pk=clone.pk).exists()
+            held(job, cancel_requested=False) and Clone.objects.filter(pk=clone.pk).exists()
         )
         if not still_wanted:
-            vault.destroy(adapter_blob)
-            vault.destroy(reference_blob)
             raise JobCancelled()
         clone.adapter_blob = adapter_blob
         clone.reference_blob = reference_blob
@@ -110,14 +123,13 @@ def run_training(job):
         clone.final_loss = result.final_loss
         clone.config = result.config
         clone.finished_at = timezone.now()
-        clone.save()
+        clone.save(force_update=True)  # never inserted again if it was erased after all
         finish(job, Job.Status.DONE)
         audit(
             Action.CLONE_FINISHED,
             obj=clone,
             details={"steps": result.steps, "seconds": round(result.seconds, 3)},
         )
-    destroy_training_data(subject, clone, reason="clone_stored")
 
 
 def fail_clone(job, job_status, error_code, error_message):

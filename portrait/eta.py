@@ -7,10 +7,11 @@ Jobs that run already count with what is left of them, read from their progress 
 report any.
 
 A status page asks for this every couple of seconds, for every waiting person, so the costly
-parts are kept short: the place in the queue is one statement of a COUNT per kind, each answered
-from the (kind, status, queued_at) index alone, and the medians and worker counts are cached in
-the process for a few seconds. The queries on this path are written as SQL: building them
-through the ORM cost several times more than running them (``python -m bench.web``).
+parts are kept short: the place in the queue and the running jobs are one statement, a COUNT per
+kind answered from the (kind, status, queued_at) index alone and the running jobs' rows, and the
+medians and worker counts are cached in the process for a few seconds. The queries on this path
+are written as SQL: building them through the ORM cost several times more than running them
+(``python -m bench.web``).
 """
 
 import heapq
@@ -18,10 +19,12 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import DEFERRED
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -137,14 +140,28 @@ def remaining_seconds(job, now):
     return max(0.0, typical - elapsed)
 
 
+# What the progress panel shows of a job; the other fields are left deferred, as
+# QuerySet.only() leaves them.
+PANEL_FIELDS = [
+    "id",
+    "kind",
+    "status",
+    "step",
+    "total_steps",
+    "error_code",
+    "queued_at",
+    "started_at",
+]
+
+
 def job_for(job_id, user):
     """The user's job ``job_id`` with what its progress panel shows (a render's style as
     ``style``), or None: another person's job is as absent as one that does not exist."""
     table = connection.ops.quote_name
-    # Only quoted table names are put into the SQL; every value is a parameter.
+    columns = ", ".join(f"j.{table(Job._meta.get_field(name).column)}" for name in PANEL_FIELDS)
+    # Only quoted names are put into the SQL; every value is a parameter.
     sql = (
-        f"SELECT j.id, j.kind, j.status, j.step, j.total_steps, j.error_code, j.queued_at, "  # noqa: S608
-        f"j.started_at, r.style AS style FROM {table(Job._meta.db_table)} j "
+        f"SELECT {columns}, r.style AS style FROM {table(Job._meta.db_table)} j "  # noqa: S608
         f"JOIN {table(Subject._meta.db_table)} s ON s.id = j.subject_id "
         f"LEFT JOIN {table(Render._meta.db_table)} r ON r.job_id = j.id "
         f"WHERE j.id = %s AND s.user_id = %s"
@@ -154,17 +171,20 @@ def job_for(job_id, user):
         row = cursor.fetchone()
     if row is None:
         return None
-    job = Job(
-        id=uuid.UUID(str(row[0])),
-        kind=row[1],
-        status=row[2],
-        step=row[3],
-        total_steps=row[4],
-        error_code=row[5],
-        queued_at=_aware(row[6]),
-        started_at=_aware(row[7]),
+    loaded = dict(zip(PANEL_FIELDS, row, strict=False))
+    loaded.update(
+        id=uuid.UUID(str(loaded["id"])),
+        queued_at=_aware(loaded["queued_at"]),
+        started_at=_aware(loaded["started_at"]),
     )
-    job.style = row[8]
+    # As the ORM loads a row, the fields not read here deferred: Job(...) with keyword
+    # arguments cost more, and gave those fields their defaults instead of the row's values.
+    job = Job.from_db(
+        connection.alias,
+        PANEL_FIELDS,
+        [loaded.get(field.attname, DEFERRED) for field in Job._meta.concrete_fields],
+    )
+    job.style = row[-1]
     return job
 
 
@@ -177,8 +197,20 @@ def _aware(value):
     return value
 
 
-def _ahead(job, kinds):
-    """{kind: jobs of that kind waiting on the queue before ``job``}."""
+class Running(NamedTuple):
+    """A running job, as far as its remaining time goes: lighter than a Job, which the panel
+    would build for each running job on every poll."""
+
+    kind: str
+    started_at: datetime | None
+    step: int
+    total_steps: int
+
+
+def _queue(job, kinds):
+    """{kind: jobs of that kind waiting on the queue before ``job``}, and the queue's running
+    jobs, in one statement (each one cost a round trip on every poll): a row of the counts,
+    then a row per running job."""
     table = connection.ops.quote_name(Job._meta.db_table)
     count = (
         f"(SELECT COUNT(*) FROM {table} WHERE status = %s AND kind = %s "  # noqa: S608
@@ -187,34 +219,18 @@ def _ahead(job, kinds):
     queued_at = Job._meta.get_field("queued_at").get_db_prep_value(job.queued_at, connection)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + ", ".join([count] * len(kinds)),
-            [value for kind in kinds for value in (Job.Status.QUEUED, kind, queued_at)],
-        )
-        counts = cursor.fetchone()
-    return {kind: number for kind, number in zip(kinds, counts, strict=True) if number}
-
-
-def _running(kinds):
-    """The queue's running jobs, with what their remaining time is reckoned from."""
-    table = connection.ops.quote_name(Job._meta.db_table)
-    marks = ", ".join(["%s"] * len(kinds))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT kind, started_at, step, total_steps FROM {table} "  # noqa: S608
-            f"WHERE status = %s AND kind IN ({marks})",
-            [Job.Status.RUNNING, *kinds],
+            f"SELECT NULL, NULL, NULL, NULL, {', '.join([count] * len(kinds))} "  # noqa: S608
+            f"UNION ALL SELECT kind, started_at, step, total_steps, "
+            f"{', '.join(['NULL'] * len(kinds))} FROM {table} "
+            f"WHERE status = %s AND kind IN ({', '.join(['%s'] * len(kinds))})",
+            [value for kind in kinds for value in (Job.Status.QUEUED, kind, queued_at)]
+            + [Job.Status.RUNNING, *kinds],
         )
         rows = cursor.fetchall()
-    return [
-        Job(
-            kind=kind,
-            status=Job.Status.RUNNING,
-            started_at=_aware(started),
-            step=step,
-            total_steps=total,
-        )
-        for kind, started, step, total in rows
-    ]
+    counts = next(row[4:] for row in rows if row[0] is None)
+    ahead = {kind: number for kind, number in zip(kinds, counts, strict=True) if number}
+    running = [Running(row[0], _aware(row[1]), row[2], row[3]) for row in rows if row[0]]
+    return ahead, running
 
 
 def estimate(job, now=None, workers=None):
@@ -227,11 +243,11 @@ def estimate(job, now=None, workers=None):
         return Estimate(0, {}, workers, 0.0, left)
     if job.status != Job.Status.QUEUED:
         return Estimate(0, {}, workers, 0.0, 0.0)
-    ahead = _ahead(job, kinds)
+    ahead, running = _queue(job, kinds)
     position = sum(ahead.values())
     if not workers:
         return Estimate(position, ahead, 0, None, None)
-    busy = sorted(remaining_seconds(other, now) for other in _running(kinds))
+    busy = sorted(remaining_seconds(other, now) for other in running)
     # Workers free up at these times; more running jobs than workers means stale rows or
     # workers the stats did not see, and each of them is taken to run on its own.
     free_at = busy + [0.0] * max(0, workers - len(busy))

@@ -30,9 +30,10 @@ class MultiplePhotoField(forms.FileField):
 
     def clean(self, data, initial=None):
         single_clean = super().clean
-        if isinstance(data, list | tuple):
-            return [single_clean(item, initial) for item in data]
-        return [single_clean(data, initial)]
+        items = list(data) if isinstance(data, list | tuple) else [data]
+        # A form posted with no file at all gives an empty list, which would pass as "no
+        # photos" without the field's own "required" error.
+        return [single_clean(item, initial) for item in items or [None]]
 
 
 class UploadForm(forms.Form):

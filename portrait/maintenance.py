@@ -51,7 +51,7 @@ def _expire_training_data(subject_id, cutoff):
     # Under the subject's lock, which start_clone takes too: a training that starts now
     # either sees these uploads gone, or is seen here and keeps them.
     with transaction.atomic():
-        subject = Subject.objects.select_for_update().filter(pk=subject_id).first()
+        subject = Subject.objects.select_for_update(no_key=True).filter(pk=subject_id).first()
         if (
             subject is None
             or subject.jobs.filter(kind=Job.Kind.TRAIN, status__in=Job.ACTIVE).exists()

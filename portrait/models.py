@@ -107,7 +107,14 @@ class Job(models.Model):
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
+    # Each claim by a worker counts one attempt; the count also fences the claim: a worker
+    # writes the job only while the row still says RUNNING with its own attempt number.
     attempts = models.PositiveIntegerField(default=0)
+    # Who runs the job (portrait.liveness: host, pid and start time of the worker process)
+    # and its last sign of life: beaten while it runs, the time it was put on the queue while
+    # it waits there.
+    worker = models.CharField(max_length=128, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)

@@ -2,6 +2,7 @@
 render never waits behind a training job."""
 
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from .models import Job
@@ -20,6 +21,10 @@ def enqueue(job):
         task_id = async_task(
             TASKS[job.kind], str(job.pk), cluster=job.queue, task_name=f"{job.kind}-{job.pk}"
         )
-        Job.objects.filter(pk=job.pk, task_id="").update(task_id=task_id or "")
+        # What recovery looks for in the broker, and since when the job waits there
+        # (portrait/recovery.py). A worker may have claimed it already: then it is left alone.
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+            task_id=task_id or "", heartbeat_at=timezone.now()
+        )
 
     transaction.on_commit(send)

@@ -103,7 +103,9 @@ class LoginRateThrottle(ApiRateThrottle):
     scope = "login"
 
     def allow_request(self, request, view):
-        username = str(request.data.get("username", "")).strip().lower()
+        # A JSON body may be a list, a number or null: no user name in those.
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", "")).strip().lower()
         self.retry_after = max(
             hit(self.scope, f"ip:{client_address(request)}"), hit(self.scope, f"user:{username}")
         )

@@ -7,6 +7,8 @@ message in their own language.
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .engine.images import megabytes
+
 MESSAGES = {
     "empty": _("The file is empty."),
     "not_an_image": _("This is not a photo: upload a JPEG, PNG, WebP or HEIC image."),
@@ -22,6 +24,7 @@ MESSAGES = {
     "blurry": _("Blurry: hold the camera still and focus on your face."),
     "too_dark": _("Too dark: face a window or a lamp."),
     "too_bright": _("Too bright: avoid direct sun and flash."),
+    "drawing": _("This looks like a drawing, not a photo: upload a photo of yourself."),
     "not_frontal": _("Your face is turned away: look at the camera."),
     "different_person": _("Looks like a different person from your other photos."),
     "selfie_mismatch": _(
@@ -41,8 +44,9 @@ MESSAGES = {
 def _derived(params):
     derived = dict(params)
     if "bytes" in params and "max_bytes" in params:
-        derived["megabytes"] = f"{(params['bytes'] or 0) / 1_000_000:.1f}"
-        derived["max_megabytes"] = f"{params['max_bytes'] / 1_000_000:.0f}"
+        derived["megabytes"], derived["max_megabytes"] = megabytes(
+            params["bytes"] or 0, params["max_bytes"]
+        )
     if "max_pixels" in params:
         derived["max_megapixels"] = f"{params['max_pixels'] / 1_000_000:.0f}"
     return derived

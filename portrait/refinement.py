@@ -35,7 +35,7 @@ from .engine.training import TrainingCancelled, TrainingConfig, caption, train_l
 from .models import Clone, Job, Output, Refinement
 from .progress import JobProgress
 from .services import styles
-from .tasks import JobCancelled, finish
+from .tasks import JobCancelled, finish, held
 from .vault import Kind
 
 # The style the likeness is measured in: a frontal head-and-shoulders portrait on a plain
@@ -157,7 +157,7 @@ def run_refinement(job):
     try:
         with transaction.atomic():
             still_wanted = (
-                Job.objects.select_for_update().filter(pk=job.pk, cancel_requested=False).exists()
+                held(job, cancel_requested=False)
                 and Clone.objects.filter(pk=clone.pk, adapter_blob=old_blob).exists()
             )
             if not still_wanted:

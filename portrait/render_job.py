@@ -21,7 +21,7 @@ from .progress import JobProgress
 from .provenance import apply_provenance
 from .provenance_config import WATERMARK_ID_BITS, provenance_config
 from .services import styles
-from .tasks import JobCancelled, finish
+from .tasks import JobCancelled, finish, held
 from .vault import Kind
 
 KEEP_PER_RENDER = 2
@@ -55,49 +55,56 @@ def run_render(job):
         if progress.cancelled():
             raise JobCancelled()
 
-    model_dir = base_model_dir()
-    width, height = style.size_for(detect_family(model_dir))
-    images_ = rendering.render(
-        model_dir,
-        prompt=prompt,
-        negative_prompt=style.negative_prompt,
-        width=width,
-        height=height,
-        steps=steps,
-        guidance=style.guidance,
-        seeds=seeds,
-        adapter=adapter,
-        style_lora=style.style_lora,
-        style_lora_scale=style.style_lora_scale,
-        progress=on_step,
-    )
-    # Closest to the person's reference face first; candidates with no face rank last and
-    # are flagged (face_found False).
-    keep = faces.rank_by_likeness(images_, reference)[:KEEP_PER_RENDER]
-    config = provenance_config(style)
-    # A task handed out again after its worker died renders the same candidates (same seeds)
-    # and stores only the ranks still missing, so no output is duplicated.
-    stored = set(render.outputs.values_list("rank", flat=True))
-    for rank, (index, distance) in enumerate(keep, start=1):
-        if rank in stored:
-            continue
-        image, seed = images_[index], seeds[index]
-        output_config = config
-        if render.options.get("spec"):
-            result = idphoto.make_id_photo(
-                image, render.options["spec"], render.options["background"]
-            )
-            image = result.image
-            output_config = replace(config, dpi=result.dpi)
-        _store_output(
-            job, render, subject, image, rank, seed, distance, style, steps, output_config
+    # A render started again after its worker died keeps the portraits it stored before and
+    # makes only the missing ranks: it renders the same candidates (same seeds) and fills each
+    # missing rank with the best candidate not stored yet, so no candidate is stored twice
+    # even where the ranking comes out differently (rendering need not be bit-exact on every
+    # device).
+    wanted = min(KEEP_PER_RENDER, candidates)
+    stored = dict(render.outputs.values_list("rank", "seed"))
+    missing = [rank for rank in range(1, wanted + 1) if rank not in stored]
+    if missing:
+        model_dir = base_model_dir()
+        width, height = style.size_for(detect_family(model_dir))
+        images_ = rendering.render(
+            model_dir,
+            prompt=prompt,
+            negative_prompt=style.negative_prompt,
+            width=width,
+            height=height,
+            steps=steps,
+            guidance=style.guidance,
+            seeds=seeds,
+            adapter=adapter,
+            style_lora=style.style_lora,
+            style_lora_scale=style.style_lora_scale,
+            progress=on_step,
         )
+        # Closest to the person's reference face first; candidates with no face rank last and
+        # are flagged (face_found False).
+        ranked = faces.rank_by_likeness(images_, reference)
+        fresh = [(index, dist) for index, dist in ranked if seeds[index] not in stored.values()]
+        config = provenance_config(style)
+        for rank, (index, distance) in zip(missing, fresh, strict=False):
+            image, seed = images_[index], seeds[index]
+            output_config = config
+            if render.options.get("spec"):
+                result = idphoto.make_id_photo(
+                    image, render.options["spec"], render.options["background"]
+                )
+                image = result.image
+                output_config = replace(config, dpi=result.dpi)
+            _store_output(
+                job, render, subject, image, rank, seed, distance, style, steps, output_config
+            )
     with transaction.atomic():
+        if not held(job):
+            raise JobCancelled()
         finish(job, Job.Status.DONE)
         audit(
             Action.RENDER_FINISHED,
             obj=render,
-            details={"style": style.slug, "outputs": len(keep), "candidates": candidates},
+            details={"style": style.slug, "outputs": wanted, "candidates": candidates},
         )
 
 
@@ -126,6 +133,8 @@ def _store_output(job, render, subject, image, rank, seed, distance, style, step
     output.blob = vault.put(subject, Kind.OUTPUT, output.pk, marked.data)
     try:
         with transaction.atomic():
+            if not held(job):
+                raise JobCancelled()
             output.save(force_insert=True)
             audit(
                 Action.OUTPUT_SIGNED,

@@ -5,7 +5,12 @@ from .models import Clone, Job, Output, Photo, Refinement
 
 
 class PhotoUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    # An empty file is refused by the upload checks, with the reason code the web page gives.
+    file = serializers.FileField(allow_empty_file=True)
+
+
+class SelfieRecordedSerializer(serializers.Serializer):
+    recorded = serializers.BooleanField()
 
 
 class ReasonSerializer(serializers.Serializer):

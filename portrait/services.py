@@ -2,6 +2,7 @@
 these, so every path makes the same checks, stores the same records and logs the same events.
 """
 
+import contextlib
 import functools
 import secrets
 import uuid
@@ -9,13 +10,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from audit.log import record as audit
 from audit.models import Action
-from consent.gate import require
+from consent.gate import ConsentRequired, missing_purposes, require
 from consent.models import Purpose
 
 from . import vault
@@ -24,7 +25,7 @@ from .engine import faces, images
 from .engine.idphoto import BACKGROUNDS, ID_SPECS
 from .engine.styles import load_styles
 from .errors import Refused
-from .models import Clone, Job, Output, Photo, Refinement, Render, Subject
+from .models import Clone, DataKey, Job, Output, Photo, Refinement, Render, Subject
 from .queue import enqueue
 from .reasons import as_dicts, describe
 from .vault import Kind
@@ -57,6 +58,31 @@ def style_summary(style):
 def subject_for(user):
     subject, _created = Subject.objects.get_or_create(user=user)
     return subject
+
+
+@contextlib.contextmanager
+def erasure_aware(user, *purposes):
+    """Around a step that reads or writes the person's blobs: an erasure, or a withdrawal of a
+    consent the step needs, may be destroying them at the same moment, and what that does to
+    the step (a key, a blob or the person's row gone) is said as a refusal, not as a server
+    error. Anything else is raised as it is."""
+    try:
+        yield
+    except ConsentRequired as withdrawn:
+        raise Refused("consent_required", withdrawn.message, status=403) from None
+    except (vault.VaultError, FileNotFoundError, Subject.DoesNotExist, IntegrityError):
+        missing = missing_purposes(user, purposes)
+        if missing:
+            raise Refused(
+                "consent_required", ConsentRequired(missing).message, status=403
+            ) from None
+        if not DataKey.objects.filter(subject__user=user).exists():
+            raise Refused(
+                "erased",
+                _("Your data was erased while this was being done; nothing of it was kept."),
+                status=409,
+            ) from None
+        raise
 
 
 def face_thresholds():
@@ -101,10 +127,14 @@ def record_selfie(user, upload, *, method):
         raise Refused("selfie_rejected", reasons[0]["message"], status=422, reasons=reasons)
     subject = subject_for(user)
     old_blob = subject.selfie_blob
-    subject.selfie_blob = vault.put(subject, Kind.SELFIE, subject.pk, analysis.signature.to_bytes())
-    with transaction.atomic():
-        subject.save(update_fields=["selfie_blob"])
-        audit(Action.SELFIE_RECORDED, actor=user, obj=subject, details={"method": method})
+    with erasure_aware(user, Purpose.BIOMETRIC):
+        new_blob = vault.put(subject, Kind.SELFIE, subject.pk, analysis.signature.to_bytes())
+        with transaction.atomic():
+            if not Subject.objects.filter(pk=subject.pk).update(selfie_blob=new_blob):
+                vault.destroy(new_blob)
+                raise Subject.DoesNotExist()
+            audit(Action.SELFIE_RECORDED, actor=user, obj=subject, details={"method": method})
+    subject.selfie_blob = new_blob
     if old_blob:
         vault.destroy(old_blob)
     return subject
@@ -152,7 +182,8 @@ def upload_photo(user, upload, *, method):
         analysis = faces.analyse_photo(image, thresholds)
         reasons = list(analysis.reasons)
         if analysis.accepted:
-            reasons += _set_reasons(subject, analysis, thresholds)
+            with erasure_aware(user, Purpose.BIOMETRIC):
+                reasons += _set_reasons(subject, analysis, thresholds)
     if reasons:
         audit(
             Action.PHOTO_REJECTED,
@@ -161,7 +192,9 @@ def upload_photo(user, upload, *, method):
             details={"reasons": [r.code for r in reasons], "method": method},
         )
         return UploadVerdict(accepted=False, reasons=as_dicts(reasons))
-    return UploadVerdict(accepted=True, photo=_store_photo(user, subject, image, analysis, method))
+    with erasure_aware(user, Purpose.BIOMETRIC):
+        photo = _store_photo(user, subject, image, analysis, method)
+    return UploadVerdict(accepted=True, photo=photo)
 
 
 def _set_reasons(subject, analysis, thresholds):
@@ -180,11 +213,15 @@ def _set_reasons(subject, analysis, thresholds):
 
 def _store_photo(user, subject, image, analysis, method):
     photo_id = uuid.uuid4()
-    blob = vault.put(subject, Kind.PHOTO, photo_id, images.encode_clean(image, "JPEG"))
-    signature_blob = vault.put(subject, Kind.SIGNATURE, photo_id, analysis.signature.to_bytes())
+    blob = signature_blob = ""
     try:
+        blob = vault.put(subject, Kind.PHOTO, photo_id, images.encode_clean(image, "JPEG"))
+        signature_blob = vault.put(subject, Kind.SIGNATURE, photo_id, analysis.signature.to_bytes())
         with transaction.atomic():
-            locked = Subject.objects.select_for_update().get(pk=subject.pk)
+            locked = Subject.objects.select_for_update(no_key=True).get(pk=subject.pk)
+            # Again under the lock that a withdrawal's undoing waits for: no photo is kept for
+            # a person who has just withdrawn.
+            require(user, Purpose.BIOMETRIC)
             last = locked.photos.order_by("-number").values_list("number", flat=True).first()
             photo = Photo.objects.create(
                 id=photo_id,
@@ -215,10 +252,14 @@ def _store_photo(user, subject, image, analysis, method):
 def start_clone(user):
     """Queue the training of the person's clone from their uploaded photos, once the whole set
     is checked against the verification selfie."""
-    require(user, Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+    purposes = (Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
+    require(user, *purposes)
     subject = subject_for(user)
-    with transaction.atomic():
-        Subject.objects.select_for_update().get(pk=subject.pk)
+    with erasure_aware(user, *purposes), transaction.atomic():
+        Subject.objects.select_for_update(no_key=True).get(pk=subject.pk)
+        # Again under the lock that a withdrawal's undoing waits for: no clone is made for a
+        # person who has just withdrawn.
+        require(user, *purposes)
         running = subject.clones.filter(job__status__in=Job.ACTIVE).first()
         if running is not None:
             return running
@@ -339,7 +380,7 @@ def request_render(user, style_slug, options=None):
     clone = subject.current_clone()
     if clone is None:
         raise Refused("no_clone", _("Your clone is not ready yet."), status=409)
-    with transaction.atomic():
+    with erasure_aware(user, Purpose.RENDER, Purpose.KEEP_CLONE), transaction.atomic():
         job = Job.objects.create(subject=subject, kind=Job.Kind.RENDER)
         render = Render.objects.create(
             subject=subject,
@@ -362,7 +403,8 @@ def open_output(user, output):
 
     No purpose is needed: seeing one's own data is a right, not a processing step.
     """
-    handle = vault.open_blob(output.blob)
+    with erasure_aware(user):
+        handle = vault.open_blob(output.blob)
     audit(Action.OUTPUT_DOWNLOADED, actor=user, obj=output)
     return handle
 
@@ -392,7 +434,7 @@ def start_refinement(user):
     require(user, Purpose.BIOMETRIC, Purpose.KEEP_CLONE)
     subject = subject_for(user)
     with transaction.atomic():
-        Subject.objects.select_for_update().get(pk=subject.pk)
+        Subject.objects.select_for_update(no_key=True).get(pk=subject.pk)
         running = subject.refinements.filter(job__status__in=Job.ACTIVE).first()
         if running is not None:
             return running

@@ -157,7 +157,7 @@ def job_progress(request, job_id):
     job = eta.job_for(job_id, request.user)
     if job is None:
         raise Http404
-    response = HttpResponse(panel_html(progress_context(job, style=job.style)))
+    response = HttpResponse(panel_html(progress_context(job, style=job.style), request.path))
     if request.headers.get("HX-Request") and not job.is_active:
         response["HX-Refresh"] = "true"
     return response

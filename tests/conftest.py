@@ -75,3 +75,17 @@ def face_bytes(name):
 @pytest.fixture
 def data_dir():
     return Path(settings.SITTER_DATA_DIR)
+
+
+@pytest.fixture
+def blob_folder(settings, tmp_path):
+    """This test's blobs only, in a folder of its own, so what it stored can be checked."""
+    folder = tmp_path / "blobs"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "ciphertext": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder)},
+        },
+    }
+    return folder

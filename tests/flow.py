@@ -1,10 +1,14 @@
 """Helpers that take a test person through the flow with the real services."""
 
+import io
+import secrets
+import uuid
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from portrait import services
-from portrait.models import Clone, Job, Render
+from portrait import services, vault
+from portrait.models import Clone, Job, Output, Render
 from tests.conftest import face_bytes
 
 # Obama in three distinct photos, and a fourth as the selfie (faces/README.md).
@@ -44,4 +48,25 @@ def finished_render(subject, clone=None):
         style="business",
         seed=1,
         job=Job.objects.create(subject=subject, kind=Job.Kind.RENDER, status=Job.Status.DONE),
+    )
+
+
+def stored_output(user, image):
+    """A ready clone's render with one stored output holding ``image`` (PNG), encrypted."""
+    subject = services.subject_for(user)
+    render = finished_render(subject)
+    data = io.BytesIO()
+    image.save(data, "PNG")
+    output_id = uuid.uuid4()
+    return Output.objects.create(
+        id=output_id,
+        subject=subject,
+        render=render,
+        rank=1,
+        blob=vault.put(subject, vault.Kind.OUTPUT, output_id, data.getvalue()),
+        mime="image/png",
+        width=image.width,
+        height=image.height,
+        seed=1,
+        watermark_id=secrets.randbits(32),
     )

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import Action, AuditEvent
+from config import keyfiles
 from portrait import vault
 from portrait.models import DataKey, Subject
 from portrait.vault import Kind, keys
@@ -232,3 +233,13 @@ def test_rotation_stops_at_a_data_key_whose_kek_is_not_configured(settings, blob
     settings.SITTER_KEK = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(CommandError, match="not configured"):
         call_command("rotate_kek")
+
+
+def test_a_process_that_keeps_the_kek_file_in_memory_follows_a_rotation(
+    kek_file, blobs, monkeypatch
+):
+    monkeypatch.setattr(keyfiles, "SETTLE_SECONDS", 0)  # keep the key file from its first read
+    assert_every_blob_decrypts(blobs)
+    rotate()
+    assert kek_ids() == {kek_id(kek_file.read_bytes())}
+    assert_every_blob_decrypts(blobs)

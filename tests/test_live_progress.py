@@ -3,17 +3,15 @@ progress panel the pages poll, each photo's verdict as JSON, gallery thumbnails 
 examples."""
 
 import io
-import secrets
-import uuid
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from portrait import eta, services, vault
-from portrait.models import Clone, Job, Output, Photo, Render
-from tests.flow import finished_render, upload, with_selfie
+from portrait import eta, services
+from portrait.models import Clone, Job, Photo, Render
+from tests.flow import stored_output, upload, with_selfie
 
 
 @pytest.fixture(autouse=True)
@@ -34,27 +32,6 @@ def queued_training(user, ahead=0):
     job = Job.objects.create(subject=subject, kind=Job.Kind.TRAIN)
     Clone.objects.create(subject=subject, job=job, base_model="sitter-tiny-sd15")
     return job
-
-
-def stored_output(user, image):
-    """A ready clone's render with one stored output holding ``image`` (PNG), encrypted."""
-    subject = services.subject_for(user)
-    render = finished_render(subject)
-    data = io.BytesIO()
-    image.save(data, "PNG")
-    output_id = uuid.uuid4()
-    return Output.objects.create(
-        id=output_id,
-        subject=subject,
-        render=render,
-        rank=1,
-        blob=vault.put(subject, vault.Kind.OUTPUT, output_id, data.getvalue()),
-        mime="image/png",
-        width=image.width,
-        height=image.height,
-        seed=1,
-        watermark_id=secrets.randbits(32),
-    )
 
 
 # --- the progress panel ---
@@ -79,6 +56,17 @@ def test_waiting_job_shows_its_place_in_the_queue_and_an_eta(logged_in, consenti
     assert response.status_code == 200
     assert "2 jobs are ahead of yours in the queue." in text
     assert "Expected to start in about 20 minutes and to be done in about 30 minutes." in text
+
+
+def test_a_waiting_jobs_panel_asks_to_be_polled_again_at_its_own_address(
+    logged_in, consenting_user
+):
+    url = reverse("portrait:job_progress", args=[queued_training(consenting_user).pk])
+
+    text = logged_in.get(url).content.decode()
+
+    assert f'hx-get="{url}" hx-trigger="every 2s"' in text
+    assert '<span class="status-queued">Waiting in the queue</span>' in text
 
 
 def test_running_job_shows_its_step_and_a_progress_bar(logged_in, consenting_user):

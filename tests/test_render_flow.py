@@ -7,8 +7,10 @@ from audit.models import Action, AuditEvent
 from portrait import services, vault
 from portrait.errors import Refused
 from portrait.models import Job, Output
+from portrait.recovery import recover
 from portrait.verification import verify_output
 from tests.flow import with_photos, with_selfie
+from tests.workers import gone_worker
 
 
 @pytest.fixture
@@ -106,3 +108,29 @@ def test_outputs_are_served_to_their_owner_only(
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
     assert AuditEvent.objects.filter(action=Action.OUTPUT_DOWNLOADED).count() == 1
+
+
+def test_a_render_started_again_keeps_its_outputs_and_makes_only_the_missing_ones(
+    cloned, settings, django_capture_on_commit_callbacks
+):
+    settings.SITTER_RENDER_CANDIDATES = 3
+    rendered = render(cloned, "business", capture=django_capture_on_commit_callbacks)
+    best, second = rendered.outputs.order_by("rank")
+    # The worker died after storing one portrait of an attempt that ranked the candidates
+    # differently: the best one came second there.
+    Output.objects.filter(pk=second.pk).update(seed=best.seed)
+    vault.destroy(best.blob)
+    best.delete()
+    Job.objects.filter(pk=rendered.job_id).update(status=Job.Status.RUNNING, worker=gone_worker())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recover() == {"requeued": 1}
+    outputs = list(rendered.outputs.order_by("rank"))
+    assert [output.rank for output in outputs] == [1, 2]
+    assert (outputs[1].pk, outputs[1].blob) == (second.pk, second.blob)
+    # The best candidate not stored yet fills the missing rank; none is stored twice.
+    assert [output.seed for output in outputs] == [second.seed, best.seed]
+    job = Job.objects.get(pk=rendered.job_id)
+    assert (job.status, job.attempts) == (Job.Status.DONE, 2)
+    started = AuditEvent.objects.filter(action=Action.RENDER_STARTED).order_by("seq").last()
+    assert started.details == {"attempt": 2, "outputs_kept": 1}

@@ -9,9 +9,12 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
+from csp.decorators import csp_update
+from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from config.middleware import CSPMiddleware
 from tests.conftest import REPO_ROOT
 
 PUBLIC_PAGES = [
@@ -176,3 +179,30 @@ def test_hsts_header_is_sent_over_https(client, db):
     response = client.get("/", secure=True)
 
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_the_policy_follows_a_change_of_the_settings(client, db):
+    site = client.get("/")["Content-Security-Policy"]
+
+    with override_settings(CONTENT_SECURITY_POLICY={"DIRECTIVES": {"default-src": ["'none'"]}}):
+        changed = client.get("/")["Content-Security-Policy"]
+
+    assert changed == "default-src 'none'"
+    assert client.get("/")["Content-Security-Policy"] == site
+
+
+@override_settings(CONTENT_SECURITY_POLICY_REPORT_ONLY={"DIRECTIVES": {"img-src": ["'self'"]}})
+def test_a_report_only_policy_is_sent_where_one_is_set(client, db):
+    response = client.get("/")
+
+    assert "img-src 'self'" in response["Content-Security-Policy-Report-Only"]
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_a_view_that_widens_its_policy_gets_its_own(rf):
+    view = csp_update({"img-src": ["https://tiles.example.org"]})(lambda request: HttpResponse())
+
+    policy = directives(CSPMiddleware(view)(rf.get("/")))
+
+    assert "https://tiles.example.org" in policy["img-src"]
+    assert policy["script-src"] == ["'self'"]

@@ -5,7 +5,9 @@ import pytest
 from portrait import services, tasks, vault
 from portrait.clone_job import JobProgress
 from portrait.models import Clone, Job
+from portrait.recovery import recover
 from tests.flow import with_photos, with_selfie
+from tests.workers import gone_worker
 
 
 class WorkerKilled(BaseException):
@@ -45,7 +47,19 @@ def reported_steps(monkeypatch):
     return attempts, RecordingProgress
 
 
-def test_killed_training_resumes_from_its_checkpoint(queued_clone, reported_steps):
+@pytest.fixture
+def recovered(django_capture_on_commit_callbacks):
+    """Recovery after the worker of ``job`` died; the job it requeues runs inline."""
+
+    def recover_after_death_of(job):
+        Job.objects.filter(pk=job.pk).update(worker=gone_worker())
+        with django_capture_on_commit_callbacks(execute=True):
+            return recover()
+
+    return recover_after_death_of
+
+
+def test_killed_training_resumes_from_its_checkpoint(queued_clone, reported_steps, recovered):
     attempts, progress = reported_steps
     progress.kill_at = 3
     with pytest.raises(WorkerKilled):
@@ -54,9 +68,11 @@ def test_killed_training_resumes_from_its_checkpoint(queued_clone, reported_step
     assert queued_clone.checkpoint_step == 2
     assert queued_clone.checkpoint_blob
     assert queued_clone.job.status == Job.Status.RUNNING
+    # Another delivery of the task while the job runs does not run it a second time.
+    assert tasks.train_clone(str(queued_clone.job_id)) == "skipped"
 
     progress.kill_at = None
-    assert tasks.train_clone(str(queued_clone.job_id)) == "done"
+    assert recovered(queued_clone.job) == {"requeued": 1}
     assert attempts == [[1, 2, 3], [3, 4]]
     queued_clone.refresh_from_db()
     assert queued_clone.status == Clone.Status.READY
@@ -64,7 +80,9 @@ def test_killed_training_resumes_from_its_checkpoint(queued_clone, reported_step
     assert queued_clone.job.attempts == 2
 
 
-def test_checkpoint_is_destroyed_with_the_uploads_after_success(queued_clone, reported_steps):
+def test_checkpoint_is_destroyed_with_the_uploads_after_success(
+    queued_clone, reported_steps, recovered
+):
     _attempts, progress = reported_steps
     progress.kill_at = 3
     with pytest.raises(WorkerKilled):
@@ -72,9 +90,10 @@ def test_checkpoint_is_destroyed_with_the_uploads_after_success(queued_clone, re
     queued_clone.refresh_from_db()
     checkpoint = queued_clone.checkpoint_blob
     assert vault.storage.exists(checkpoint)
+    assert queued_clone.subject.photos.count() == 3
 
     progress.kill_at = None
-    tasks.train_clone(str(queued_clone.job_id))
+    recovered(queued_clone.job)
     queued_clone.refresh_from_db()
     assert queued_clone.checkpoint_blob == ""
     assert not vault.storage.exists(checkpoint)

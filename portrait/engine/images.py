@@ -49,6 +49,7 @@ _MESSAGES: dict[str, str] = {
     "blurry": "blurry: hold the camera still and focus on the face",
     "too_dark": "too dark: face a window or a lamp",
     "too_bright": "too bright: avoid direct sun and flash",
+    "drawing": "looks like a drawing, not a photo: upload a photo of yourself",
     "not_frontal": "face turned away: look at the camera",
     "different_person": "looks like a different person from your other photos",
     "near_duplicate": "same photo as #{of}",
@@ -89,13 +90,21 @@ class Reason:
         if "count" in p:
             derived["count_words"] = _NUMBER_WORDS.get(p["count"], str(p["count"]))
         if "bytes" in p:
-            derived["megabytes"] = f"{p['bytes'] / 1_000_000:.1f}"
-            derived["max_megabytes"] = f"{p['max_bytes'] / 1_000_000:.0f}"
+            derived["megabytes"], derived["max_megabytes"] = megabytes(p["bytes"], p["max_bytes"])
         if "max_pixels" in p:
             size = p["width"] * p["height"] if "width" in p else None
             derived["megapixels"] = f"{size / 1_000_000:.0f}" if size else "over 178"
             derived["max_megapixels"] = f"{p['max_pixels'] / 1_000_000:.0f}"
         return derived
+
+
+def megabytes(size: int, limit: int) -> tuple[str, str]:
+    """A file's size and the size limit as a person reads them: in the MB the upload page
+    shows (2**20 bytes, as Django's filesizeformat counts), the size rounded up and the limit
+    down, so that a file over the limit never reads as no larger than it."""
+    size_mb = math.ceil(size * 10 / 2**20) / 10
+    limit_mb = math.floor(limit * 10 / 2**20) / 10
+    return f"{size_mb:.1f}", f"{limit_mb:g}"
 
 
 class ImageRejected(ValueError):

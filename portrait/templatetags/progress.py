@@ -27,13 +27,14 @@ def job_progress(job):
     return panel_html(progress_context(job))
 
 
-def panel_html(context):
-    """The panel's HTML; only an active job's panel asks to be polled."""
+def panel_html(context, url=None):
+    """The panel's HTML; only an active job's panel asks to be polled, at ``url``, the panel's
+    own address (which the poll itself already has)."""
     job, bar = context["job"], context["bar"]
     polling = (
         format_html(
             ' hx-get="{}" hx-trigger="every 2s" hx-swap="outerHTML"',
-            reverse("portrait:job_progress", args=[job.pk]),
+            url or reverse("portrait:job_progress", args=[job.pk]),
         )
         if job.is_active
         else ""
@@ -62,7 +63,8 @@ def panel_html(context):
         polling,
         context["title"],
         job.status,
-        job.get_status_display(),
+        # Rather than get_status_display(), which builds a map of all the choices every time.
+        job.Status(job.status).label,
         progress,
         format_html_join("", '<p class="{}">{}</p>', context["lines"]),
         no_script,
@@ -74,7 +76,7 @@ def progress_context(job, style=None):
     if job.kind == job.Kind.RENDER and style is None:
         render = getattr(job, "render", None)
         style = render.style if render else None
-    title = style_name(style) if style else job.get_kind_display()
+    title = style_name(style) if style else job.Kind(job.kind).label
     estimate = eta.estimate(job) if job.is_active else None
     bar, lines = None, []
     if job.status == job.Status.QUEUED:
@@ -109,6 +111,11 @@ def progress_context(job, style=None):
         failed = _("This job failed.")
         if job.error_code == "consent_missing":
             failed += " " + _("A consent it needs was withdrawn.")
+        elif job.error_code == "worker_lost":
+            failed += " " + _(
+                "The worker running it stopped every time it tried, so Sitter gave up: "
+                "start it again."
+            )
         lines.append(("error", failed))
     if estimate and estimate.workers:
         lines.append(

@@ -5,7 +5,6 @@ delete a blob and learn the digest of what was destroyed. ``shred`` destroys a p
 key, after which every copy of their blobs is unreadable.
 """
 
-import io
 from dataclasses import dataclass
 
 from .crypto import (
@@ -61,9 +60,11 @@ class Destroyed:
 
 
 def put(subject, kind, record_id, data):
-    """Encrypt ``data`` (bytes or a binary file object) for ``subject``; returns the blob name."""
-    source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
-    return storage.save(blob_name(subject.pk, kind, record_id), source)
+    """Encrypt ``data`` (bytes or a binary file object) for ``subject``; returns the blob name.
+
+    Bytes are encrypted where they lie, segment by segment through views, never copied.
+    """
+    return storage.save(blob_name(subject.pk, kind, record_id), data)
 
 
 def read(name):
@@ -81,6 +82,9 @@ def destroy(name):
     """Delete a blob; returns what was destroyed (kind and ciphertext digest), or None."""
     if not name or not storage.exists(name):
         return None
-    destroyed = Destroyed(name, name.split("/")[1], storage.ciphertext_digest(name))
+    try:
+        digest = storage.ciphertext_digest(name)
+    except FileNotFoundError:
+        return None  # destroyed meanwhile, by another process erasing the same person
     storage.delete(name)
-    return destroyed
+    return Destroyed(name, name.split("/")[1], digest)

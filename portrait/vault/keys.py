@@ -1,7 +1,10 @@
 """The key-encryption key (KEK) and the per-person data keys it wraps.
 
 The KEK comes from ``SITTER_KEK`` (base64) or the file ``SITTER_KEK_FILE``, never from the
-database, and is read on every use, so running processes follow a rotation without a restart.
+database. A process keeps a key file's bytes but checks the file on every use (one stat, see
+``config.keyfiles.read_key_file``), so running processes follow a rotation without a restart.
+The data key, on the other hand, is looked up in the database every time a blob is opened: that
+lookup is what makes a destroyed (crypto-shredded) key final in every process at once.
 Older KEKs that data keys may still be wrapped under come from ``SITTER_KEK_PREVIOUS`` (base64,
 comma-separated), ``SITTER_KEK_PREVIOUS_FILES`` and the retired key files a rotation leaves.
 
@@ -24,19 +27,23 @@ target; after step 3 a retired key file is still there, and the rerun finishes s
 import base64
 import binascii
 import fcntl
+import functools
 import os
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from audit.log import record as audit
 from audit.models import Action
+from config.keyfiles import read_key_file
 
-from ..models import DataKey
+from ..models import DataKey, Subject
 from .crypto import (
     KEY_SIZE,
     KekMissing,
@@ -71,13 +78,14 @@ def _decode_kek(raw, source):
 
 
 def load_kek_file(path):
-    path = Path(path)
-    if not path.exists():
+    try:
+        raw = read_key_file(path)
+    except FileNotFoundError:
         raise KekMissing(
             f"no key-encryption key: {path} does not exist. Set SITTER_KEK or SITTER_KEK_FILE, "
             "or run `python manage.py sitter_setup` to create one."
-        )
-    return _decode_kek(path.read_bytes(), str(path))
+        ) from None
+    return _decode_kek(raw, str(path))
 
 
 def kek_file():
@@ -103,15 +111,17 @@ def current_kek():
     """The configured KEK's bytes; KekMissing names the settings to fix."""
     if settings.SITTER_KEK:
         return _decode_kek(settings.SITTER_KEK.encode(), "SITTER_KEK")
-    return load_kek_file(kek_file())
+    return load_kek_file(settings.SITTER_KEK_FILE)
 
 
 def pending_kek():
     """The KEK a rotation is moving to, or None (only key files rotate in place)."""
     if settings.SITTER_KEK:
         return None
-    path = pending_kek_path()
-    return load_kek_file(path) if path.exists() else None
+    try:
+        return load_kek_file(pending_kek_path())
+    except KekMissing:
+        return None
 
 
 def _older_keks():
@@ -129,54 +139,118 @@ def wrapping_kek():
     return pending_kek() or current_kek()
 
 
+def _configured_keks():
+    """Every KEK a data key may be wrapped under here, the likeliest first: the current one,
+    the pending one, then older ones. Lazy, so a lookup reads no further than it needs."""
+    yield current_kek()
+    pending = pending_kek()
+    if pending is not None:
+        yield pending
+    yield from _older_keks()
+
+
 def keyring():
     """{kek id: kek} of every KEK a data key may be wrapped under here."""
     ring = {}
-    for kek in (current_kek(), pending_kek(), *_older_keks()):
-        if kek is not None:
-            ring.setdefault(kek_id(kek), kek)
+    for kek in _configured_keks():
+        ring.setdefault(_kek_id(kek), kek)
     return ring
 
 
-def data_key_for(subject):
-    """(key id, key bytes) of ``subject``'s data key for writing, made on first use; unwrapped
-    in memory only."""
-    try:
-        row = subject.data_key
-    except DataKey.DoesNotExist:
-        return _create_data_key(subject)
-    return row.id, _unwrap(row, keyring())
+# The id is an HMAC of the key: worth computing once per key rather than once per blob.
+_kek_id = functools.lru_cache(maxsize=16)(kek_id)
+
+
+class _KeyRow(NamedTuple):
+    """The columns of a DataKey row that unwrapping needs."""
+
+    id: object
+    subject_id: object
+    kek_id: str
+    wrapped: bytes
+
+
+def data_key_for(owner):
+    """(key id, key bytes) of the data key for writing the blobs of the subject whose id is
+    ``owner``, made on first use; unwrapped in memory only."""
+    row = _data_key_row(owner)
+    if row is None:
+        return _create_data_key(owner)
+    return row.id, _unwrap(row)
 
 
 def data_key_of(owner):
-    """(key id, key bytes) of the data key of the subject whose id is ``owner``: one query,
-    for reading, where the key must exist."""
-    try:
-        row = DataKey.objects.get(subject_id=owner)
-    except DataKey.DoesNotExist:
-        raise KeyDestroyed(f"subject {owner} has no data key: it was erased") from None
-    return row.id, _unwrap(row, keyring())
+    """(key id, key bytes) of the data key of the subject whose id is ``owner``, for reading,
+    where the key must exist."""
+    row = _data_key_row(owner)
+    if row is None:
+        raise KeyDestroyed(f"subject {owner} has no data key: it was erased")
+    return row.id, _unwrap(row)
 
 
-def _unwrap(row, ring):
-    kek = ring.get(row.kek_id)
+def _data_key_row(owner):
+    """The data key row of subject ``owner``, or None: one lookup on the unique subject index.
+
+    The ORM's SQL for it is compiled once per database vendor: building the query each time
+    cost ten times the lookup itself (measured on this project's 2-core machines: 0.4 ms a
+    blob through ``DataKey.objects.get``, 0.04 ms with the compiled SQL).
+    """
+    subject_field = DataKey._meta.get_field("subject")
+    subject_id = subject_field.target_field.to_python(owner)
+    connection = connections[router.db_for_read(DataKey)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _data_key_sql(connection), [subject_field.get_db_prep_value(subject_id, connection)]
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    key_id, kek, wrapped = found
+    return _KeyRow(DataKey._meta.pk.to_python(key_id), subject_id, kek, bytes(wrapped))
+
+
+_data_key_sql_by_vendor = {}
+
+
+def _data_key_sql(connection):
+    sql = _data_key_sql_by_vendor.get(connection.vendor)
+    if sql is None:
+        query = DataKey.objects.filter(subject_id=uuid.UUID(int=0)).values_list(
+            "id", "kek_id", "wrapped"
+        )
+        sql, _params = query.query.get_compiler(connection=connection).as_sql()
+        _data_key_sql_by_vendor[connection.vendor] = sql
+    return sql
+
+
+def _unwrap(row, ring=None):
+    """The data key of ``row``, unwrapped with its KEK: taken from ``ring`` where given (a
+    rotation unwraps many rows with one), else looked for among the configured KEKs."""
+    if ring is None:
+        kek = next((k for k in _configured_keks() if _kek_id(k) == row.kek_id), None)
+    else:
+        kek = ring.get(row.kek_id)
     if kek is None:
         raise KekWrong(
             f"data key {row.id} is wrapped by key-encryption key {row.kek_id}, which is not "
-            f"configured (configured: {', '.join(ring)}). Check SITTER_KEK / SITTER_KEK_FILE, "
-            "and SITTER_KEK_PREVIOUS / SITTER_KEK_PREVIOUS_FILES during a rotation."
+            f"configured (configured: {', '.join(ring or keyring())}). Check SITTER_KEK / "
+            "SITTER_KEK_FILE, and SITTER_KEK_PREVIOUS / SITTER_KEK_PREVIOUS_FILES during a "
+            "rotation."
         )
     return unwrap_key(kek, bytes(row.wrapped), row.id, str(row.subject_id))
 
 
-def _create_data_key(subject):
+def _create_data_key(owner):
+    try:
+        subject = Subject.objects.get(pk=owner)
+    except Subject.DoesNotExist:
+        raise KeyDestroyed(f"no subject {owner}: erased") from None
     kek = wrapping_kek()
     key = new_data_key()
     with transaction.atomic():
-        row = DataKey(subject=subject, kek_id=kek_id(kek))
+        row = DataKey(subject=subject, kek_id=_kek_id(kek))
         row.wrapped = wrap_key(kek, key, row.id, str(subject.pk))
         row.save(force_insert=True)
-    subject.data_key = row
     return row.id, key
 
 

@@ -15,14 +15,11 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils.deconstruct import deconstructible
 
-from ..models import Subject
 from .crypto import (
-    MAX_PIECE_SIZE,
     BlobContext,
     BlobHeader,
     DecryptingReader,
     EncryptingReader,
-    KeyDestroyed,
     WrongOwner,
     plaintext_size,
     read_header,
@@ -41,13 +38,6 @@ def context_of(name):
     return BlobContext(owner=parts[0], kind=parts[1], record=parts[2])
 
 
-def _subject(owner):
-    try:
-        return Subject.objects.select_related("data_key").get(pk=owner)
-    except Subject.DoesNotExist:
-        raise KeyDestroyed(f"no subject {owner}: erased") from None
-
-
 class _StreamFile(File):
     """A File over a vault stream: its chunks are the stream's own pieces (header, nonces,
     segments), so a backend that writes chunk by chunk adds no copy; closing it closes the
@@ -58,7 +48,7 @@ class _StreamFile(File):
         self._also_close = also_close
 
     def chunks(self, chunk_size=None):
-        yield from iter(lambda: self.file.read(MAX_PIECE_SIZE), b"")
+        return self.file.pieces()
 
     def close(self):
         try:
@@ -80,12 +70,13 @@ class EncryptedStorage(Storage):
 
     def _save(self, name, content):
         context = context_of(name)
-        key_id, key = data_key_for(_subject(context.owner))
+        key_id, key = data_key_for(context.owner)
         header = (
             BlobHeader.new(key_id, self.segment_size)
             if self.segment_size
             else BlobHeader.new(key_id)
         )
+        # A stream, or the bytes that put() hands over as they are (Storage.save wraps them).
         source = content.file if isinstance(content, File) else content
         if getattr(source, "seekable", lambda: False)():
             source.seek(0)

@@ -9,16 +9,14 @@ A failing test leaves a screenshot and the page's HTML in ``test-artifacts/``.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from django.conf import settings
 
 from tests.conftest import REPO_ROOT
+from tests.live_site import free_port, wait_until_serving
 from tests.scratch_database import scratch_database
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,26 +84,6 @@ def database_url(tmp_path_factory):
         tmp_path_factory.mktemp("browser-db") / "site.sqlite3",
     ) as url:
         yield url
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url, server, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"sitter_run exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture(scope="module")

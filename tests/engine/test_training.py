@@ -8,6 +8,7 @@ import safetensors.torch
 import torch
 
 from portrait.engine.training import (
+    Acceleration,
     TrainingCancelled,
     TrainingConfig,
     caption,
@@ -150,6 +151,19 @@ def test_half_precision_base_trains_an_fp32_lora(tiny_sd15, photos, sd15_adapter
     start, end = _tensors(sd15_adapter), _tensors(result.adapter)
     assert all(torch.equal(start[key], end[key]) for key in start)
     assert {value.dtype for value in end.values()} == {torch.float32}
+
+
+def test_gpu_accelerations_leave_cpu_training_as_it_is(tiny_sd15, photos, fast_config):
+    # CUDA graphs and channels-last are GPU choices; asked for on a CPU, nothing changes.
+    plain = train_lora(tiny_sd15, photos, fast_config(), device="cpu")
+    asked = train_lora(
+        tiny_sd15,
+        photos,
+        fast_config(),
+        device="cpu",
+        acceleration=Acceleration(cuda_graph=True, channels_last=True),
+    )
+    assert asked.adapter == plain.adapter
 
 
 def test_init_adapter_of_another_rank_is_refused(tiny_sd15, photos, sd15_adapter, fast_config):

@@ -51,9 +51,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # What a person's first upload or render would need: fail now, naming the setting.
+        # The base model only where the queues run: a web host apart from them has none.
         current_kek()
-        base_model_dir()
         signing_material()
+        if not options["no_workers"]:
+            base_model_dir()
         commands = []
         if not options["no_web"]:
             commands.append(

@@ -12,6 +12,7 @@ from consent.officers import ensure_officer_group
 from consent.services import publish_policies
 from portrait.base_model import TINY, ensure_tiny_model
 from portrait.maintenance import SWEEP_FUNC
+from portrait.recovery import RECOVER_FUNC
 from portrait.signing import ensure_signing_material
 
 
@@ -57,6 +58,18 @@ class Command(BaseCommand):
                 "func": PENDING_FUNC,
                 "schedule_type": Schedule.MINUTES,
                 "minutes": 15,
+                "cluster": "render",
+                "repeats": -1,
+            },
+        )
+        # Jobs that a stopped worker left are put back on their queue (portrait/recovery.py);
+        # every worker also does it when it starts.
+        Schedule.objects.update_or_create(
+            name="sitter-recover-jobs",
+            defaults={
+                "func": RECOVER_FUNC,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
                 "cluster": "render",
                 "repeats": -1,
             },
