@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
+from django_q.exceptions import TimeoutException
 from django_q.models import Schedule
 from django_q.signals import post_spawn
 from django_q.signing import SignedPackage
@@ -204,6 +205,23 @@ def test_an_attempt_whose_job_was_given_to_another_records_nothing(subject, monk
         "other",
         "",
     )
+
+
+def test_a_job_over_its_time_limit_fails_though_its_worker_lives_on(subject, monkeypatch):
+    """django-q2 stops it with a SystemExit and goes on with the next task in the same
+    process: unrecorded, the job would look running, its worker alive, for good."""
+    import portrait.clone_job
+
+    job = queued(subject, 0, kind=Job.Kind.TRAIN)
+    Clone.objects.create(subject=subject, job=job, base_model="sitter-tiny-sd15")
+
+    def too_long(claimed):
+        raise TimeoutException("Task exceeded maximum timeout value (21600 seconds)")
+
+    monkeypatch.setattr(portrait.clone_job, "run_training", too_long)
+    assert tasks.train_clone(str(job.pk)) == "failed"
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "TimeoutException")
 
 
 def test_recovery_runs_when_a_queue_worker_starts(subject, django_capture_on_commit_callbacks):
