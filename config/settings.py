@@ -315,6 +315,8 @@ SITTER_JOB_STALL_SECONDS = env_float("SITTER_JOB_STALL_SECONDS", 120)
 SITTER_JOB_MAX_ATTEMPTS = env_int("SITTER_JOB_MAX_ATTEMPTS", 3)
 SITTER_TRAIN_WORKERS = env_int("SITTER_TRAIN_WORKERS", 1)
 SITTER_RENDER_WORKERS = env_int("SITTER_RENDER_WORKERS", 1)
+# Seconds a process may count places in the queue from what it read of it (portrait/eta.py).
+SITTER_ETA_QUEUE_SECONDS = env_float("SITTER_ETA_QUEUE_SECONDS", 1.0)
 
 
 def _cluster(workers, timeout):

@@ -6,14 +6,17 @@ finished ones), and how many workers serve the queue right now (django-q2's clus
 Jobs that run already count with what is left of them, read from their progress when they
 report any.
 
-A status page asks for this every couple of seconds, for every waiting person, so the costly
-parts are kept short: the place in the queue and the running jobs are one statement, a COUNT per
-kind answered from the (kind, status, queued_at) index alone and the running jobs' rows, and the
-medians and worker counts are cached in the process for a few seconds. The queries on this path
-are written as SQL: building them through the ORM cost several times more than running them
-(``python -m bench.web``).
+A status page asks for this every couple of seconds, for every waiting person: with 6,000 of
+them that is 3,000 questions a second about the same queue. So each process reads the whole
+queue at most once a second (``SITTER_ETA_QUEUE_SECONDS``): when each waiting job was queued,
+per kind and oldest first, and the running jobs. A person's place is then a binary search per
+kind in that snapshot rather than a COUNT over thousands of index entries per poll, and a start
+that happened since shows a second later. The medians and worker counts are cached in the process
+for a few seconds too. The queries on this path are written as SQL: building them through the
+ORM cost several times more than running them (``python -m bench.web``).
 """
 
+import bisect
 import heapq
 import statistics
 import time
@@ -44,6 +47,7 @@ EXACT_UP_TO = 64
 
 _durations = {}
 _workers = {}
+_lines = {}
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,11 @@ class Estimate:
 
 
 def clear_cache():
-    """Forget the cached medians and worker counts (tests, and after a change of settings)."""
+    """Forget the cached queues, medians and worker counts (tests, and after a change of
+    settings)."""
     _durations.clear()
     _workers.clear()
+    _lines.clear()
 
 
 def queue_kinds(queue):
@@ -105,6 +111,18 @@ def configured_workers(queue):
     )
 
 
+def _live_clusters():
+    """(clusters, their workers) running now, or None where the stats cannot be read; read at
+    most once per WORKERS_TTL for every queue, since reading them also writes to the cache."""
+    cached = _workers.get("clusters")
+    if cached and time.monotonic() - cached[0] < WORKERS_TTL:
+        return cached[1]
+    stats = _cluster_stats()
+    value = None if stats is None else (len(stats), sum(len(stat.workers) for stat in stats))
+    _workers["clusters"] = (time.monotonic(), value)
+    return value
+
+
 def live_workers(queue):
     """Workers serving ``queue`` now: 0 when no cluster runs, the configured number where the
     stats cannot be read (inline queue, broker down).
@@ -112,21 +130,14 @@ def live_workers(queue):
     django-q2's stats do not say which queue a cluster serves, so the live workers are shared
     out between the queues in proportion to the configured numbers.
     """
-    cached = _workers.get(queue)
-    if cached and time.monotonic() - cached[0] < WORKERS_TTL:
-        return cached[1]
-    stats = _cluster_stats()
+    clusters = _live_clusters()
     configured = configured_workers(queue)
-    if stats is None:
-        value = configured
-    elif not stats:
-        value = 0
-    else:
-        total = sum(len(stat.workers) for stat in stats)
-        everyone = sum(configured_workers(name) for name in set(Job.QUEUES.values()))
-        value = max(1, round(total * configured / everyone))
-    _workers[queue] = (time.monotonic(), value)
-    return value
+    if clusters is None:
+        return configured
+    if not clusters[0]:
+        return 0
+    everyone = sum(configured_workers(name) for name in set(Job.QUEUES.values()))
+    return max(1, round(clusters[1] * configured / everyone))
 
 
 def remaining_seconds(job, now):
@@ -197,6 +208,13 @@ def _aware(value):
     return value
 
 
+def _like(moment, stored):
+    """``moment`` in the form the database gave ``stored`` in: naive UTC where it was naive."""
+    if timezone.is_naive(stored):
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
 class Running(NamedTuple):
     """A running job, as far as its remaining time goes: lighter than a Job, which the panel
     would build for each running job on every poll."""
@@ -207,58 +225,84 @@ class Running(NamedTuple):
     total_steps: int
 
 
-def _queue(job, kinds):
-    """{kind: jobs of that kind waiting on the queue before ``job``}, and the queue's running
-    jobs, in one statement (each one cost a round trip on every poll): a row of the counts,
-    then a row per running job."""
+class Line(NamedTuple):
+    """A queue as it stood when it was read: when each waiting job was queued, {kind: [...]}
+    oldest first, as the database gives the times (naive UTC on SQLite), and its running
+    jobs."""
+
+    waiting: dict
+    running: list
+
+
+def line(queue):
+    """The queue ``queue`` as it stands, read at most once per ``SITTER_ETA_QUEUE_SECONDS``."""
+    cached = _lines.get(queue)
+    if cached and time.monotonic() - cached[0] < settings.SITTER_ETA_QUEUE_SECONDS:
+        return cached[1]
+    kinds = queue_kinds(queue)
     table = connection.ops.quote_name(Job._meta.db_table)
-    count = (
-        f"(SELECT COUNT(*) FROM {table} WHERE status = %s AND kind = %s "  # noqa: S608
-        f"AND queued_at < %s)"
-    )
-    queued_at = Job._meta.get_field("queued_at").get_db_prep_value(job.queued_at, connection)
+    marks = ", ".join(["%s"] * len(kinds))
+    waiting = {kind: [] for kind in kinds}
     with connection.cursor() as cursor:
+        # In the order of the (kind, status, queued_at) index, from the index alone.
         cursor.execute(
-            f"SELECT NULL, NULL, NULL, NULL, {', '.join([count] * len(kinds))} "  # noqa: S608
-            f"UNION ALL SELECT kind, started_at, step, total_steps, "
-            f"{', '.join(['NULL'] * len(kinds))} FROM {table} "
-            f"WHERE status = %s AND kind IN ({', '.join(['%s'] * len(kinds))})",
-            [value for kind in kinds for value in (Job.Status.QUEUED, kind, queued_at)]
-            + [Job.Status.RUNNING, *kinds],
+            f"SELECT kind, queued_at FROM {table} WHERE status = %s "  # noqa: S608
+            f"AND kind IN ({marks}) ORDER BY kind, status, queued_at",
+            [Job.Status.QUEUED, *kinds],
         )
-        rows = cursor.fetchall()
-    counts = next(row[4:] for row in rows if row[0] is None)
-    ahead = {kind: number for kind, number in zip(kinds, counts, strict=True) if number}
-    running = [Running(row[0], _aware(row[1]), row[2], row[3]) for row in rows if row[0]]
-    return ahead, running
+        for kind, queued_at in cursor.fetchall():
+            waiting[kind].append(queued_at)
+        cursor.execute(
+            f"SELECT kind, started_at, step, total_steps FROM {table} "  # noqa: S608
+            f"WHERE status = %s AND kind IN ({marks})",
+            [Job.Status.RUNNING, *kinds],
+        )
+        running = [
+            Running(kind, _aware(started), step, total) for kind, started, step, total in cursor
+        ]
+    value = Line(waiting, running)
+    _lines[queue] = (time.monotonic(), value)
+    return value
+
+
+def _ahead(job, waiting):
+    """{kind: jobs of that kind queued before ``job``} and, while they are few, their kinds in
+    the order they will run."""
+    before = {
+        kind: bisect.bisect_left(times, _like(job.queued_at, times[0])) if times else 0
+        for kind, times in waiting.items()
+    }
+    ahead = {kind: number for kind, number in before.items() if number}
+    order = None
+    if sum(ahead.values()) <= EXACT_UP_TO:
+        order = [
+            kind
+            for _queued_at, kind in heapq.merge(
+                *([(at, kind) for at in waiting[kind][:number]] for kind, number in ahead.items())
+            )
+        ]
+    return ahead, order
 
 
 def estimate(job, now=None, workers=None):
     """Where ``job`` stands: its place in the queue and the seconds until it starts and ends."""
     now = now or timezone.now()
-    kinds = queue_kinds(job.queue)
     workers = live_workers(job.queue) if workers is None else workers
     if job.status == Job.Status.RUNNING:
         left = remaining_seconds(job, now) if workers else None
         return Estimate(0, {}, workers, 0.0, left)
     if job.status != Job.Status.QUEUED:
         return Estimate(0, {}, workers, 0.0, 0.0)
-    ahead, running = _queue(job, kinds)
+    queue = line(job.queue)
+    ahead, order = _ahead(job, queue.waiting)
     position = sum(ahead.values())
     if not workers:
         return Estimate(position, ahead, 0, None, None)
-    busy = sorted(remaining_seconds(other, now) for other in running)
+    busy = sorted(remaining_seconds(other, now) for other in queue.running)
     # Workers free up at these times; more running jobs than workers means stale rows or
     # workers the stats did not see, and each of them is taken to run on its own.
     free_at = busy + [0.0] * max(0, workers - len(busy))
-    if position <= EXACT_UP_TO:
-        order = (
-            Job.objects.filter(
-                kind__in=kinds, status=Job.Status.QUEUED, queued_at__lt=job.queued_at
-            )
-            .order_by("queued_at")
-            .values_list("kind", flat=True)
-        )
+    if order is not None:
         wait = _play_through(free_at, [typical_seconds(kind) for kind in order])
     else:
         work = sum(count * typical_seconds(kind) for kind, count in ahead.items())

@@ -12,6 +12,8 @@ import tempfile
 os.environ.setdefault("SITTER_DATA_DIR", tempfile.mkdtemp(prefix="sitter-test-"))
 os.environ.setdefault("SITTER_QUEUE_SYNC", "1")
 os.environ.setdefault("SITTER_KEK", base64.b64encode(secrets.token_bytes(32)).decode())
+# Tests change the queue and look at it again at once; test_eta covers the snapshot's reuse.
+os.environ.setdefault("SITTER_ETA_QUEUE_SECONDS", "0")
 
 from config.settings import *  # noqa: E402,F403
 

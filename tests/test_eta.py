@@ -155,6 +155,31 @@ def test_a_render_waits_only_behind_renders(subject):
     assert eta.estimate(training, now=NOW, workers=1).position == 10
 
 
+@override_settings(SITTER_ETA_QUEUE_SECONDS=60)
+def test_polls_within_the_interval_count_places_without_reading_the_queue_again(
+    subject, django_assert_num_queries
+):
+    waiting = waiting_jobs(subject, random.Random(9), 30, [Job.Kind.RENDER], [1])
+    eta.estimate(waiting[-1][0], now=NOW, workers=1)
+
+    with django_assert_num_queries(0):
+        promised = eta.estimate(waiting[10][0], now=NOW, workers=1)
+
+    assert promised.position == 10
+
+
+@override_settings(SITTER_ETA_QUEUE_SECONDS=60)
+def test_a_job_that_started_leaves_the_count_once_the_queue_is_read_again(subject):
+    waiting = waiting_jobs(subject, random.Random(13), 5, [Job.Kind.TRAIN], [1])
+    mine = waiting[-1][0]
+    eta.estimate(mine, now=NOW, workers=1)
+    Job.objects.filter(pk=waiting[0][0].pk).update(status=Job.Status.RUNNING, started_at=NOW)
+
+    assert eta.estimate(mine, now=NOW, workers=1).position == 4
+    with override_settings(SITTER_ETA_QUEUE_SECONDS=0):
+        assert eta.estimate(mine, now=NOW, workers=1).position == 3
+
+
 def test_the_durations_are_the_median_of_recent_runs(subject):
     for seconds in (10, 20, 300):
         Job.objects.create(

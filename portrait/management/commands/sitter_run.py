@@ -32,13 +32,31 @@ def worker_command(queue):
     return [sys.executable, "manage.py", "qcluster"], env
 
 
+def web_command(options):
+    """gunicorn with the site's settings (config/gunicorn.py) and what the options change."""
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
+    command += ["--config", "python:config.gunicorn", "--bind", options["bind"]]
+    if options["web_workers"]:
+        command += ["--workers", str(options["web_workers"])]
+    if options["web_threads"]:
+        command += ["--threads", str(options["web_threads"])]
+    return command
+
+
 class Command(BaseCommand):
     help = "Run gunicorn on the bind address and a django-q2 cluster for each queue."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("SITTER_BIND", "127.0.0.1:8000"))
         parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("SITTER_WEB_WORKERS", "2"))
+            "--web-workers",
+            type=int,
+            help="gunicorn worker processes (default: SITTER_WEB_WORKERS, else 2)",
+        )
+        parser.add_argument(
+            "--web-threads",
+            type=int,
+            help="threads per gunicorn worker (default: SITTER_WEB_THREADS, else 4)",
         )
         parser.add_argument(
             "--no-workers",
@@ -58,28 +76,7 @@ class Command(BaseCommand):
             base_model_dir()
         commands = []
         if not options["no_web"]:
-            commands.append(
-                (
-                    "web",
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "config.wsgi:application",
-                        "--bind",
-                        options["bind"],
-                        "--workers",
-                        str(options["web_workers"]),
-                        "--threads",
-                        "4",
-                        "--access-logfile",
-                        "-",
-                        "--graceful-timeout",
-                        "10",
-                    ],
-                    dict(os.environ),
-                )
-            )
+            commands.append(("web", web_command(options), dict(os.environ)))
         if not options["no_workers"]:
             for queue in QUEUES:
                 command, env = worker_command(queue)
