@@ -17,9 +17,16 @@ PAGES = ["/", "/consent/", "/photos/", "/clone/", "/styles/", "/gallery/", "/my-
 
 
 def wait_for(condition, timeout=30, every=0.25, what="the page"):
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:
+            # The page was replaced between finding an element and reading it: a navigation
+            # still under way, as after a form is sent.
+            value = None
         if value:
             return value
         time.sleep(every)
