@@ -5,7 +5,7 @@ Threads (gunicorn's gthread worker) let a worker hold connections that send noth
 browsers open them ahead of time, without stopping; a single-threaded (sync) worker would wait
 on such a connection until it timed out. Behind a proxy that buffers requests, as nginx does,
 no connection reaches gunicorn before its request has, and single-threaded workers answer the
-progress panels' polls fastest and most evenly (the README's figures).
+progress panels' polls fastest and most evenly (``python -m bench.web``).
 """
 
 import os
