@@ -15,6 +15,15 @@ from portrait.maintenance import SWEEP_FUNC
 from portrait.recovery import RECOVER_FUNC
 from portrait.signing import ensure_signing_material
 
+# (name, task, every so many minutes), run by the render queue's cluster.
+SCHEDULES = [
+    ("sitter-sweep", SWEEP_FUNC, 15),
+    ("sitter-erasure-requests", PENDING_FUNC, 15),
+    # Jobs that a stopped worker left are put back on their queue (portrait/recovery.py);
+    # every worker also does it when it starts.
+    ("sitter-recover-jobs", RECOVER_FUNC, 1),
+]
+
 
 class Command(BaseCommand):
     help = "Create keys, the signing certificate chain, the tiny model, policies and schedules."
@@ -42,38 +51,17 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         policy = publish_policies()
         self.stdout.write(f"active policy: v{policy.version} {policy.digest[:16]}")
-        Schedule.objects.update_or_create(
-            name="sitter-sweep",
-            defaults={
-                "func": SWEEP_FUNC,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 15,
-                "cluster": "render",
-                "repeats": -1,
-            },
-        )
-        Schedule.objects.update_or_create(
-            name="sitter-erasure-requests",
-            defaults={
-                "func": PENDING_FUNC,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 15,
-                "cluster": "render",
-                "repeats": -1,
-            },
-        )
-        # Jobs that a stopped worker left are put back on their queue (portrait/recovery.py);
-        # every worker also does it when it starts.
-        Schedule.objects.update_or_create(
-            name="sitter-recover-jobs",
-            defaults={
-                "func": RECOVER_FUNC,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 1,
-                "cluster": "render",
-                "repeats": -1,
-            },
-        )
+        for name, func, minutes in SCHEDULES:
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={
+                    "func": func,
+                    "schedule_type": Schedule.MINUTES,
+                    "minutes": minutes,
+                    "cluster": "render",
+                    "repeats": -1,
+                },
+            )
         group = ensure_officer_group()
         self.stdout.write(f"group {group.name!r}: {group.permissions.count()} permissions")
         self.stdout.write(self.style.SUCCESS("Sitter is set up."))
