@@ -34,6 +34,7 @@ from consent.models import ConsentRecord, ErasureRequest  # noqa: E402
 from portrait import clone_job, services, tasks  # noqa: E402, F401 (ready to train at once)
 from portrait.errors import Refused  # noqa: E402
 from portrait.models import Job  # noqa: E402
+from tests.conftest import grant_all  # noqa: E402
 
 
 def as_upload(path):
@@ -71,15 +72,7 @@ ACTIONS = {"upload": upload, "train": train, "erase": erase}
 
 def prepare(username, selfie, photos):
     user = get_user_model().objects.create_user(username)
-    policy = consent_services.active_policy()
-    consent_services.grant(
-        user,
-        policy.purposes,
-        policy_version=policy.version,
-        policy_hash=policy.digest,
-        age_confirmed=True,
-        method=ConsentRecord.Method.DEMO,
-    )
+    grant_all(user, consent_services.active_policy(), method=ConsentRecord.Method.DEMO)
     services.record_selfie(user, as_upload(selfie), method="api")
     return user, sum(upload(user, photo)["accepted"] for photo in photos)
 

@@ -49,7 +49,7 @@ def other_user(db, django_user_model):
     return django_user_model.objects.create_user("bea", password="a-long-test-password-2")
 
 
-def grant_all(user, policy):
+def grant_all(user, policy, method="web"):
     from consent import services
 
     return services.grant(
@@ -58,7 +58,7 @@ def grant_all(user, policy):
         policy_version=policy.version,
         policy_hash=policy.digest,
         age_confirmed=True,
-        method="web",
+        method=method,
     )
 
 
