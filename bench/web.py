@@ -31,7 +31,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from tests.local_server import free_port, wait_until_serving
 from tests.scratch_database import scratch_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -139,25 +139,6 @@ def manage(env, *args, timeout=600):
     if done.returncode:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url, server, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 (loopback)
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
 def check_answer(base, path, session):
@@ -323,7 +304,7 @@ def run(options, database, folder):
         text=True,
     )
     try:
-        wait_until_serving(f"{base}/accounts/login/", server)
+        wait_until_serving(f"{base}/accounts/login/", server, timeout=60)
         time.sleep(6)  # the clusters' first stats, and the panel's 5-second cache of them
         deepest = max(check_answer(base, path, session) for path, session in targets[-3:])
         use_wrk = shutil.which("wrk") and not options.python_client

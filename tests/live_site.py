@@ -11,41 +11,37 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import psycopg
 import requests
+from django.conf import settings
 
 from portrait.management.commands.sitter_run import worker_command
 from tests.conftest import FACES, REPO_ROOT
 from tests.flow import SELFIE, SET
+from tests.local_server import free_port, wait_until_serving
+from tests.scratch_database import scratch_database
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url, server, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the web server exited with {server.returncode}")
+@contextlib.contextmanager
+def scratch_site(root, name, env, tiny_model):
+    """A set-up ``Site`` in ``root`` over a scratch database named after ``name``, on the tiny
+    model; whatever processes it still runs at the end are killed."""
+    with scratch_database(
+        settings.DATABASES["default"], f"sitter_{name}", root / "site.sqlite3"
+    ) as database_url:
+        site = Site(root, database_url, {**env, "SITTER_BASE_MODEL": str(tiny_model)})
+        site.set_up()
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+            yield site
+        finally:
+            site.kill_all()
 
 
 class Site:

@@ -23,8 +23,7 @@ from portrait.erasure import erase_subject
 from portrait.models import Photo, Subject
 from tests.conftest import FACES, REPO_ROOT
 from tests.flow import SELFIE, SET, upload, with_photos, with_selfie
-from tests.live_site import Site
-from tests.scratch_database import scratch_database
+from tests.live_site import scratch_site
 from tests.test_erasure_api import api_for
 
 postgresql_only = pytest.mark.skipif(
@@ -45,11 +44,7 @@ AT_ONCE = ["obama_4.jpg", "obama_5_480p.jpg"]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("concurrency-site")
-    with scratch_database(
-        settings.DATABASES["default"], "sitter_concurrency", root / "unused.sqlite3"
-    ) as database_url:
-        site = Site(root, database_url, {**SITE_ENV, "SITTER_BASE_MODEL": str(tiny_model)})
-        site.set_up()
+    with scratch_site(root, "concurrency", SITE_ENV, tiny_model) as site:
         yield site
 
 

@@ -13,16 +13,14 @@ import time
 import uuid
 
 import pytest
-from django.conf import settings
 
 from audit.models import Action
 from portrait.management.commands.sitter_run import QUEUES
 from portrait.render_job import KEEP_PER_RENDER as KEEP
 from tests.conftest import FACES
 from tests.flow import SELFIE, SET
-from tests.live_site import Person, Site
+from tests.live_site import Person, scratch_site
 from tests.plaintext import signatures_in, windows
-from tests.scratch_database import scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +48,9 @@ ID_PHOTO = {"spec": "us_passport", "background": "white"}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("crash-site")
-    with scratch_database(
-        settings.DATABASES["default"], "sitter_crash", root / "site.sqlite3"
-    ) as database_url:
-        site = Site(root, database_url, {**SITE_ENV, "SITTER_BASE_MODEL": str(tiny_model)})
-        site.set_up()
+    with scratch_site(root, "crash", SITE_ENV, tiny_model) as site:
         site.ensure("web", *QUEUES)
-        try:
-            yield site
-        finally:
-            site.kill_all()
+        yield site
 
 
 def new_person(site):

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import REPO_ROOT
-from tests.live_site import free_port, wait_until_serving
+from tests.local_server import free_port, wait_until_serving
 from tests.scratch_database import scratch_database
 
 CHROMIUM = "/usr/bin/chromium"
