@@ -17,15 +17,15 @@ PAGES = ["/", "/consent/", "/photos/", "/clone/", "/styles/", "/gallery/", "/my-
 
 
 def wait_for(condition, timeout=30, every=0.25, what="the page"):
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             value = condition()
-        except StaleElementReferenceException:
-            # The page was replaced between finding an element and reading it: a navigation
-            # still under way, as after a form is sent.
+        except (NoSuchElementException, StaleElementReferenceException):
+            # A navigation still under way, as after a form is sent: the new page has no
+            # element yet, or replaced one between finding it and reading it.
             value = None
         if value:
             return value
